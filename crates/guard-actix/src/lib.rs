@@ -1,1 +1,32 @@
-//! x
+//! actix-web adapter for every guard.
+//!
+//! [`GuardMiddleware`] applies any [`Guard`](guard_core::Guard), usually an ordered stack built
+//! with [`GuardExt::then`](guard_core::GuardExt::then), to an actix-web `App`, scope or resource
+//! with one `.wrap(..)`. The adapter only translates between actix-web's `http` 0.2 types and the
+//! core's `http` 1.x view: the request head is lent to the guards without copying its header map,
+//! prepared headers are applied from their pre-encoded `http` 0.2 form, what guards leave for
+//! handlers is read with the [`GuardData`] extractor, and early answers become responses.
+//!
+//! ```
+//! use actix_web::{App, web};
+//! use guard_actix::GuardMiddleware;
+//! use guard_core::GuardExt;
+//!
+//! # fn security_headers() -> impl guard_core::Guard { () }
+//! # fn cors() -> impl guard_core::Guard { () }
+//! let app = App::new()
+//!     .wrap(GuardMiddleware::new(security_headers().then(cors())))
+//!     .route("/health", web::get().to(|| async { "ok" }));
+//! ```
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+mod convert;
+mod extract;
+mod middleware;
+mod request;
+mod response;
+
+pub use convert::{into_response, problem};
+pub use extract::{GuardData, GuardExtensions};
+pub use middleware::{GuardMiddleware, GuardService};

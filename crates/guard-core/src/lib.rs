@@ -12,6 +12,8 @@
 //!   toolkit, with a stable `type` URI per kind ([`ProblemType`]);
 //! - [`TrustedProxies`]: client-IP resolution from the peer address and `X-Forwarded-For` /
 //!   `Forwarded`, believed only from configured proxy networks;
+//! - [`AllowedMethods`]: a small guard refusing `TRACE`, `CONNECT` and other methods an API
+//!   never serves, with a 405 problem before routing;
 //! - [`PreparedHeader`]: header names and values encoded once at start-up and applied without
 //!   allocating per response, on `http` 1.x and (feature `http02`) on actix-web's `http` 0.2.
 //!
@@ -54,6 +56,7 @@
 mod client_ip;
 mod guard;
 mod header;
+mod methods;
 mod problem;
 mod request;
 mod response;
@@ -61,6 +64,7 @@ mod response;
 pub use client_ip::{ForwardedHeader, TrustedProxies, TrustedProxiesError};
 pub use guard::{Decision, Guard, GuardExt, Stack};
 pub use header::{HeaderKey, HeaderValues, PreparedHeader, vary_contains};
+pub use methods::{AllowedMethods, AllowedMethodsError};
 pub use problem::{PROBLEM_JSON, Problem, ProblemType};
 pub use request::{GuardRequest, HttpRequestHead, RequestHead};
 pub use response::{GuardResponse, ResponseHead};

@@ -1,1 +1,36 @@
-//! x
+//! Tower and axum adapter for every guard.
+//!
+//! [`GuardLayer`] applies any [`Guard`](guard_core::Guard), usually an ordered stack built with
+//! [`GuardExt::then`](guard_core::GuardExt::then), to a Tower service or an axum router with one
+//! call. The adapter only translates: the request head is lent to the guards as it is (no copy),
+//! what guards leave for handlers lands in the request's extensions (read it with axum's
+//! `Extension<T>`), early answers become responses, and the response step runs on every response
+//! the inner service gives.
+//!
+//! ```
+//! use axum::{Router, routing::get};
+//! use guard_core::GuardExt;
+//! use guard_tower::GuardLayer;
+//!
+//! # fn security_headers() -> impl guard_core::Guard { () }
+//! # fn cors() -> impl guard_core::Guard { () }
+//! let app: Router = Router::new()
+//!     .route("/health", get(|| async { "ok" }))
+//!     .layer(GuardLayer::new(security_headers().then(cors())));
+//! ```
+//!
+//! The peer address, which client-IP resolution starts from, is read from axum's
+//! `ConnectInfo<SocketAddr>` (serve with `into_make_service_with_connect_info::<SocketAddr>()`)
+//! or from a plain `SocketAddr` request extension.
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+mod future;
+mod layer;
+mod response;
+mod service;
+
+pub use future::ResponseFuture;
+pub use layer::GuardLayer;
+pub use response::{GuardBody, into_response, problem};
+pub use service::GuardService;
