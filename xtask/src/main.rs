@@ -1,1 +1,47 @@
-fn main(){}
+//! Project automation for guard, run as `cargo xtask <command>` (an alias in
+//! `.cargo/config.toml`).
+//!
+//! CI logic lives here, in Rust, rather than in shell or CI YAML so that the
+//! exact same checks run on a laptop and on the CI machine. The crate is
+//! std-only on purpose: it has to compile in seconds on the 2-core CI machine
+//! before any real work can start.
+
+mod ci;
+mod redis;
+
+use std::process::ExitCode;
+
+/// Printed by `help` and, on stderr, after a usage error.
+const USAGE: &str = "\
+Usage: cargo xtask <command>
+
+Commands:
+  ci      Run every CI check in order: fmt, clippy, tests (with a Redis), rustdoc
+  help    Show this message
+";
+
+fn main() -> ExitCode {
+    let args: Vec<String> =
+        std::env::args_os().skip(1).map(|arg| arg.to_string_lossy().into_owned()).collect();
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+
+    match args.as_slice() {
+        ["ci"] => ci::run(),
+        ["help" | "--help" | "-h"] => {
+            print!("{USAGE}");
+            ExitCode::SUCCESS
+        }
+        [] => usage_error("no command given"),
+        [command @ ("ci" | "help" | "--help" | "-h"), extra, ..] => {
+            usage_error(&format!("`{command}` takes no arguments, got `{extra}`"))
+        }
+        [command, ..] => usage_error(&format!("unknown command `{command}`")),
+    }
+}
+
+/// Reports a usage error. Exits 2, the conventional status for misuse, so a
+/// script can tell "called wrongly" apart from "a check failed" (1).
+fn usage_error(message: &str) -> ExitCode {
+    eprint!("error: {message}\n\n{USAGE}");
+    ExitCode::from(2)
+}
