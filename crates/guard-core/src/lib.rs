@@ -14,6 +14,9 @@
 //!   `Forwarded`, believed only from configured proxy networks;
 //! - [`AllowedMethods`]: a small guard refusing `TRACE`, `CONNECT` and other methods an API
 //!   never serves, with a 405 problem before routing;
+//! - (feature `breaker`) [`CircuitBreaker`]: a deadline and circuit breaker around remote store
+//!   calls, so an outage costs one timeout rather than one per request;
+//! - (feature `redis`) [`redis`]: one shared connection setup, standalone or Redis Cluster;
 //! - [`PreparedHeader`]: header names and values encoded once at start-up and applied without
 //!   allocating per response, on `http` 1.x and (feature `http02`) on actix-web's `http` 0.2.
 //!
@@ -53,14 +56,20 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+#[cfg(feature = "breaker")]
+mod breaker;
 mod client_ip;
 mod guard;
 mod header;
 mod methods;
 mod problem;
+#[cfg(feature = "redis")]
+pub mod redis;
 mod request;
 mod response;
 
+#[cfg(feature = "breaker")]
+pub use breaker::{BreakerConfig, BreakerState, CircuitBreaker, StoreError};
 pub use client_ip::{ForwardedHeader, TrustedProxies, TrustedProxiesError};
 pub use guard::{Decision, Guard, GuardExt, Stack};
 pub use header::{HeaderKey, HeaderValues, PreparedHeader, vary_contains};

@@ -165,6 +165,15 @@ impl Problem {
         self
     }
 
+    /// 503 for a store the request needs that is down (the policy said fail closed), with
+    /// `Retry-After` in whole seconds, at least 1.
+    pub fn store_unavailable(retry_after: std::time::Duration) -> Self {
+        let secs = retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0);
+        Self::new(ProblemType::STORE_UNAVAILABLE)
+            .with_detail("a store this request needs is unavailable; retry later")
+            .with_header(header::RETRY_AFTER, HeaderValue::from(secs.max(1)))
+    }
+
     /// The JSON body.
     pub fn body(&self) -> Vec<u8> {
         // Serializing strings, a status and a JSON map cannot fail; keep a valid body regardless.
@@ -255,6 +264,15 @@ mod tests {
         assert_eq!(res.headers()[header::WWW_AUTHENTICATE], r#"Bearer realm="api""#);
         assert_eq!(res.headers()[header::CONTENT_TYPE], PROBLEM_JSON);
         assert!(!String::from_utf8_lossy(res.body()).contains("realm"));
+    }
+
+    #[test]
+    fn store_unavailable_rounds_retry_after_up() {
+        let res = Problem::store_unavailable(std::time::Duration::from_millis(1500)).to_response();
+        assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(res.headers()[header::RETRY_AFTER], "2");
+        let res = Problem::store_unavailable(std::time::Duration::ZERO).to_response();
+        assert_eq!(res.headers()[header::RETRY_AFTER], "1");
     }
 
     #[test]
