@@ -1,1 +1,115 @@
-//! x
+//! Helpers for the cross-crate tests: running the example servers as real processes.
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+use std::net::{SocketAddr, TcpListener};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+/// The example server binaries, one per framework: every behaviour test runs against both.
+pub const EXAMPLES: [&str; 2] = ["actix-api", "axum-api"];
+
+/// The path of an example binary, built once per test process with the same cargo and profile
+/// that runs the tests (so it is up to date with the code under test).
+pub fn example_binary(name: &str) -> PathBuf {
+    static BUILT: OnceLock<Result<(), String>> = OnceLock::new();
+    let built = BUILT.get_or_init(|| {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let mut cmd = Command::new(cargo);
+        cmd.args(["build", "--quiet", "--locked"]);
+        for example in EXAMPLES {
+            cmd.args(["-p", example]);
+        }
+        if !cfg!(debug_assertions) {
+            cmd.arg("--release");
+        }
+        match cmd.status() {
+            Ok(status) if status.success() => Ok(()),
+            other => Err(format!("building the example servers failed: {other:?}")),
+        }
+    });
+    if let Err(err) = built {
+        panic!("{err}");
+    }
+    let exe = std::env::current_exe().expect("the test binary knows its path");
+    // target/<profile>/deps/<test> -> target/<profile>/<name>
+    let dir =
+        exe.parent().and_then(|deps| deps.parent()).expect("test binary in target/<profile>/deps");
+    dir.join(format!("{name}{}", std::env::consts::EXE_SUFFIX))
+}
+
+/// A free TCP port on the loopback interface (released before returning, so there is a small
+/// race, which retrying start-up covers).
+pub fn free_addr() -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind an ephemeral port");
+    listener.local_addr().expect("a bound socket has an address")
+}
+
+/// An example server running as a child process, killed when dropped.
+#[derive(Debug)]
+pub struct ExampleServer {
+    child: Child,
+    /// Where it listens.
+    pub addr: SocketAddr,
+    /// Which example it is.
+    pub name: &'static str,
+}
+
+impl ExampleServer {
+    /// Starts example `name` with `env` on a free port and waits until `/health` answers.
+    pub async fn start(name: &'static str, env: &[(&str, &str)]) -> Self {
+        let bin = example_binary(name);
+        let mut last_err = String::new();
+        for _attempt in 0..3 {
+            let addr = free_addr();
+            let mut cmd = Command::new(&bin);
+            cmd.env("GUARD_ADDR", addr.to_string())
+                .env("RUST_LOG", "warn")
+                .stdin(Stdio::null())
+                .stdout(Stdio::null());
+            for (k, v) in env {
+                cmd.env(k, v);
+            }
+            let child = cmd.spawn().unwrap_or_else(|e| panic!("start {}: {e}", bin.display()));
+            let mut server = Self { child, addr, name };
+            match server.wait_healthy(Duration::from_secs(20)).await {
+                Ok(()) => return server,
+                Err(err) => last_err = err,
+            }
+        }
+        panic!("{name} did not become healthy: {last_err}")
+    }
+
+    /// `http://<addr>`.
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    async fn wait_healthy(&mut self, within: Duration) -> Result<(), String> {
+        let client = reqwest::Client::new();
+        let deadline = Instant::now() + within;
+        loop {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Err(format!("exited with {status}"));
+            }
+            if let Ok(res) = client.get(self.url("/health")).send().await
+                && res.status().is_success()
+            {
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                return Err("no healthy answer in time".into());
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
+impl Drop for ExampleServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

@@ -76,7 +76,7 @@ pub struct PreparedHeader {
 impl PreparedHeader {
     /// Prepares `value` under `key`.
     pub fn new(key: impl Into<HeaderKey>, value: HeaderValue) -> Self {
-        Self {
+        let prepared = Self {
             key: key.into(),
             #[cfg(feature = "http02")]
             value02: {
@@ -86,7 +86,11 @@ impl PreparedHeader {
                 v
             },
             value,
-        }
+        };
+        // A `Bytes` made from a runtime string allocates its shared reference count on its first
+        // clone: pay that here, at start-up, so that applying the header never allocates.
+        drop(prepared.clone());
+        prepared
     }
 
     /// A header from static strings; panics on invalid input, so use it only for constants.

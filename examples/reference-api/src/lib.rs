@@ -1,0 +1,32 @@
+//! The framework-neutral half of the reference API served by `actix-api` and `axum-api`: the
+//! start-up configuration and the guard stack. Each server adds only its framework's wiring, so
+//! the two behave identically by construction.
+//!
+//! ```
+//! let config = reference_api::Config::from_vars(|name| match name {
+//!     "GUARD_ADDR" => Some("127.0.0.1:9000".into()),
+//!     _ => None,
+//! }).unwrap();
+//! assert_eq!(config.addr.port(), 9000);
+//! let _stack = reference_api::security_stack().unwrap();
+//! ```
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+mod config;
+mod stack;
+
+pub use config::{Config, ConfigError};
+pub use stack::{SecurityStack, StackError, security_stack};
+
+/// Sends logs to stderr, filtered by `RUST_LOG` (default `info`).
+pub fn init_tracing() {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    // A second initialisation (tests) keeps the first subscriber.
+    let _ =
+        tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+}
+
+/// The body of `GET /health`.
+pub const HEALTH_BODY: &str = r#"{"status":"ok"}"#;

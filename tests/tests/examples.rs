@@ -1,0 +1,118 @@
+//! Both example servers, run as real processes, answer with the same security headers.
+
+#![allow(clippy::unwrap_used)] // a failed unwrap is a failed test here
+
+use guard_tests::{EXAMPLES, ExampleServer};
+use reqwest::Method;
+
+/// The security headers `guard_headers::api()` manages, plus those it must remove.
+const SECURITY_HEADERS: &[&str] = &[
+    "content-security-policy",
+    "content-security-policy-report-only",
+    "cross-origin-opener-policy",
+    "cross-origin-resource-policy",
+    "cross-origin-embedder-policy",
+    "origin-agent-cluster",
+    "permissions-policy",
+    "referrer-policy",
+    "strict-transport-security",
+    "x-content-type-options",
+    "x-dns-prefetch-control",
+    "x-download-options",
+    "x-frame-options",
+    "x-permitted-cross-domain-policies",
+    "x-xss-protection",
+    "cache-control",
+    "server",
+    "x-powered-by",
+];
+
+type Seen = Vec<(String, Vec<String>)>;
+
+async fn security_headers_of(
+    server: &ExampleServer,
+    method: Method,
+    path: &str,
+) -> (u16, Seen, String) {
+    let res = reqwest::Client::new().request(method, server.url(path)).send().await.unwrap();
+    let status = res.status().as_u16();
+    let headers = SECURITY_HEADERS
+        .iter()
+        .map(|name| {
+            let values =
+                res.headers().get_all(*name).iter().map(|v| v.to_str().unwrap().to_owned());
+            (name.to_string(), values.collect())
+        })
+        .collect();
+    let content_type = res
+        .headers()
+        .get("content-type")
+        .map(|v| v.to_str().unwrap().to_owned())
+        .unwrap_or_default();
+    (status, headers, content_type)
+}
+
+#[tokio::test]
+async fn both_servers_send_identical_security_headers_on_success_not_found_and_early_answers() {
+    let mut servers = Vec::new();
+    for name in EXAMPLES {
+        servers.push(ExampleServer::start(name, &[]).await);
+    }
+    let cases = [
+        (Method::GET, "/health", 200, "application/json"),
+        (Method::GET, "/no/such/route", 404, "application/problem+json"),
+        // Refused by a guard before routing: an early answer.
+        (Method::TRACE, "/health", 405, "application/problem+json"),
+    ];
+    for (method, path, status, content_type) in cases {
+        let mut answers = Vec::new();
+        for server in &servers {
+            let (got, headers, ct) = security_headers_of(server, method.clone(), path).await;
+            assert_eq!(got, status, "{} {method} {path}", server.name);
+            assert_eq!(ct, content_type, "{} {method} {path}", server.name);
+            // The API preset's headers, once each.
+            for (name, values) in &headers {
+                let expected = match name.as_str() {
+                    "content-security-policy" => vec!["default-src 'none'; frame-ancestors 'none'"],
+                    "x-frame-options" => vec!["DENY"],
+                    "strict-transport-security" => vec!["max-age=63072000; includeSubDomains"],
+                    "cache-control" => vec!["no-store"],
+                    "x-content-type-options" => vec!["nosniff"],
+                    "referrer-policy" => vec!["no-referrer"],
+                    "cross-origin-opener-policy" | "cross-origin-resource-policy" => {
+                        vec!["same-origin"]
+                    }
+                    "x-permitted-cross-domain-policies" => vec!["none"],
+                    "x-dns-prefetch-control" => vec!["off"],
+                    "permissions-policy" => {
+                        assert_eq!(values.len(), 1, "{} {name}", server.name);
+                        assert!(
+                            values[0].contains("camera=()"),
+                            "{} {name}: {values:?}",
+                            server.name
+                        );
+                        continue;
+                    }
+                    _ => continue,
+                };
+                assert_eq!(values, &expected, "{} {method} {path}: {name}", server.name);
+            }
+            assert!(headers.iter().any(|(n, v)| n == "server" && v.is_empty()));
+            answers.push(headers);
+        }
+        assert_eq!(answers[0], answers[1], "{method} {path}: actix-api and axum-api differ");
+    }
+}
+
+#[tokio::test]
+async fn a_bad_listen_address_stops_start_up_with_exit_code_2() {
+    for name in EXAMPLES {
+        let out = std::process::Command::new(guard_tests::example_binary(name))
+            .env("GUARD_ADDR", "not-an-address")
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{name}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains("GUARD_ADDR"), "{name}: {stderr}");
+    }
+}
