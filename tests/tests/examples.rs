@@ -33,7 +33,7 @@ async fn security_headers_of(
     server: &ExampleServer,
     method: Method,
     path: &str,
-) -> (u16, Seen, String) {
+) -> (u16, Seen, String, String) {
     let res = reqwest::Client::new().request(method, server.url(path)).send().await.unwrap();
     let status = res.status().as_u16();
     let headers = SECURITY_HEADERS
@@ -49,7 +49,8 @@ async fn security_headers_of(
         .get("content-type")
         .map(|v| v.to_str().unwrap().to_owned())
         .unwrap_or_default();
-    (status, headers, content_type)
+    let body = res.text().await.unwrap();
+    (status, headers, content_type, body)
 }
 
 #[tokio::test]
@@ -61,13 +62,14 @@ async fn both_servers_send_identical_security_headers_on_success_not_found_and_e
     let cases = [
         (Method::GET, "/health", 200, "application/json"),
         (Method::GET, "/no/such/route", 404, "application/problem+json"),
+        (Method::DELETE, "/health", 405, "application/problem+json"),
         // Refused by a guard before routing: an early answer.
         (Method::TRACE, "/health", 405, "application/problem+json"),
     ];
     for (method, path, status, content_type) in cases {
         let mut answers = Vec::new();
         for server in &servers {
-            let (got, headers, ct) = security_headers_of(server, method.clone(), path).await;
+            let (got, headers, ct, body) = security_headers_of(server, method.clone(), path).await;
             assert_eq!(got, status, "{} {method} {path}", server.name);
             assert_eq!(ct, content_type, "{} {method} {path}", server.name);
             // The API preset's headers, once each.
@@ -98,7 +100,7 @@ async fn both_servers_send_identical_security_headers_on_success_not_found_and_e
                 assert_eq!(values, &expected, "{} {method} {path}: {name}", server.name);
             }
             assert!(headers.iter().any(|(n, v)| n == "server" && v.is_empty()));
-            answers.push(headers);
+            answers.push((headers, body));
         }
         assert_eq!(answers[0], answers[1], "{method} {path}: actix-api and axum-api differ");
     }
@@ -114,5 +116,115 @@ async fn a_bad_listen_address_stops_start_up_with_exit_code_2() {
         assert_eq!(out.status.code(), Some(2), "{name}");
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(stderr.contains("GUARD_ADDR"), "{name}: {stderr}");
+    }
+}
+
+/// Every header whose name starts with `access-control-` or is `vary`, in order, for comparing.
+fn cors_headers(res: &reqwest::Response) -> Vec<(String, String)> {
+    let mut seen: Vec<(String, String)> = res
+        .headers()
+        .iter()
+        .filter(|(n, _)| n.as_str().starts_with("access-control-") || n.as_str() == "vary")
+        .map(|(n, v)| (n.as_str().to_owned(), v.to_str().unwrap().to_owned()))
+        .collect();
+    seen.sort();
+    seen
+}
+
+#[tokio::test]
+async fn both_servers_answer_cors_identically() {
+    let env = [("CORS_ORIGINS", "https://app.example.com,http://localhost:3000")];
+    let mut servers = Vec::new();
+    for name in EXAMPLES {
+        servers.push(ExampleServer::start(name, &env).await);
+    }
+    let client = reqwest::Client::new();
+    let mut answers = Vec::new();
+    for server in &servers {
+        let mut per_server = Vec::new();
+        // An allowed preflight: 204 with the explicit lists.
+        let res = client
+            .request(Method::OPTIONS, server.url("/health"))
+            .header("origin", "https://app.example.com")
+            .header("access-control-request-method", "GET")
+            .header("access-control-request-headers", "authorization")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 204, "{}", server.name);
+        let h = cors_headers(&res);
+        let get = |n: &str| h.iter().find(|(k, _)| k == n).map(|(_, v)| v.clone());
+        assert_eq!(get("access-control-allow-origin").as_deref(), Some("https://app.example.com"));
+        assert_eq!(get("access-control-allow-credentials").as_deref(), Some("true"));
+        assert_eq!(get("access-control-max-age").as_deref(), Some("600"));
+        assert!(get("access-control-allow-headers").unwrap().contains("authorization"));
+        per_server.push((204, h));
+
+        // A preflight from elsewhere: 403 problem, no CORS headers, still varies on Origin.
+        let res = client
+            .request(Method::OPTIONS, server.url("/health"))
+            .header("origin", "https://evil.example")
+            .header("access-control-request-method", "GET")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 403, "{}", server.name);
+        assert_eq!(res.headers()["content-type"], "application/problem+json");
+        let h = cors_headers(&res);
+        assert!(h.iter().all(|(k, _)| k == "vary"), "{}: {h:?}", server.name);
+        per_server.push((403, h));
+
+        // A plain OPTIONS is not a preflight: it reaches routing (which serves only GET there).
+        let res = client
+            .request(Method::OPTIONS, server.url("/health"))
+            .header("origin", "https://app.example.com")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 405, "{}", server.name);
+        assert_eq!(res.headers()["allow"], "GET,HEAD", "{}", server.name);
+        assert_eq!(res.headers()["content-type"], "application/problem+json");
+        per_server.push((res.status().as_u16(), cors_headers(&res)));
+
+        // An early answer of an inner guard is readable by the allowed origin.
+        let res = client
+            .request(Method::TRACE, server.url("/health"))
+            .header("origin", "https://app.example.com")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 405);
+        let h = cors_headers(&res);
+        assert!(
+            h.contains(&("access-control-allow-origin".into(), "https://app.example.com".into()))
+        );
+        per_server.push((405, h));
+
+        // No Origin at all: no CORS headers, but the answer still varies on Origin.
+        let res = client.get(server.url("/health")).send().await.unwrap();
+        assert_eq!(
+            cors_headers(&res),
+            [("vary".to_owned(), "Origin".to_owned())],
+            "{}",
+            server.name
+        );
+        answers.push(per_server);
+    }
+    assert_eq!(answers[0], answers[1], "actix-api and axum-api differ");
+}
+
+#[tokio::test]
+async fn a_bad_cors_origin_stops_start_up_with_exit_code_2() {
+    for name in EXAMPLES {
+        let out = std::process::Command::new(guard_tests::example_binary(name))
+            .env("CORS_ORIGINS", "https://ok.example,https://bad.example/path")
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{name}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.contains("CORS_ORIGINS") && stderr.contains("bad.example"),
+            "{name}: {stderr}"
+        );
     }
 }

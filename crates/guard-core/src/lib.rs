@@ -14,9 +14,9 @@
 //!   `Forwarded`, believed only from configured proxy networks;
 //! - [`AllowedMethods`]: a small guard refusing `TRACE`, `CONNECT` and other methods an API
 //!   never serves, with a 405 problem before routing;
-//! - (feature `breaker`) [`CircuitBreaker`]: a deadline and circuit breaker around remote store
+//! - (feature `breaker`) `CircuitBreaker`: a deadline and circuit breaker around remote store
 //!   calls, so an outage costs one timeout rather than one per request;
-//! - (feature `redis`) [`redis`]: one shared connection setup, standalone or Redis Cluster;
+//! - (feature `redis`) the `redis` module: one shared connection setup, standalone or Redis Cluster;
 //! - [`PreparedHeader`]: header names and values encoded once at start-up and applied without
 //!   allocating per response, on `http` 1.x and (feature `http02`) on actix-web's `http` 0.2.
 //!

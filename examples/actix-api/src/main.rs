@@ -1,10 +1,9 @@
 //! The reference API on actix-web. `GUARD_ADDR` sets the listen address (default
 //! 127.0.0.1:8080); see `shared/REFERENCE-API.md` for the contract.
 
-use actix_web::{App, HttpResponse, HttpServer, web};
+use actix_web::{App, HttpResponse, HttpServer, Route, web};
 use guard_actix::GuardMiddleware;
-use guard_core::Problem;
-use http::StatusCode;
+use http::{HeaderValue, header};
 use reference_api::{Config, HEALTH_BODY};
 
 async fn health() -> HttpResponse {
@@ -12,13 +11,23 @@ async fn health() -> HttpResponse {
 }
 
 async fn not_found() -> HttpResponse {
-    guard_actix::problem(Problem::from_status(StatusCode::NOT_FOUND))
+    guard_actix::problem(reference_api::not_found())
+}
+
+/// The 405 answer of a resource serving `allow` (`GET,HEAD`: the format axum uses, so that
+/// both servers answer byte for byte alike).
+fn method_not_allowed(allow: &'static str) -> Route {
+    web::to(move || async move {
+        let problem = reference_api::method_not_allowed()
+            .with_header(header::ALLOW, HeaderValue::from_static(allow));
+        guard_actix::problem(problem)
+    })
 }
 
 fn main() -> std::io::Result<()> {
     reference_api::init_tracing();
     let config = Config::from_env_or_exit();
-    let stack = match reference_api::security_stack() {
+    let stack = match reference_api::security_stack(&config) {
         Ok(stack) => std::sync::Arc::new(stack),
         Err(err) => {
             eprintln!("error: {err}");
@@ -29,7 +38,12 @@ fn main() -> std::io::Result<()> {
         let server = HttpServer::new(move || {
             App::new()
                 .wrap(GuardMiddleware::from_shared(stack.clone()))
-                .route("/health", web::get().to(health))
+                .service(
+                    web::resource("/health")
+                        .route(web::get().to(health))
+                        .route(web::head().to(health))
+                        .default_service(method_not_allowed("GET,HEAD")),
+                )
                 .default_service(web::to(not_found))
         })
         .bind(config.addr)?;

@@ -6,9 +6,8 @@ use std::net::SocketAddr;
 use axum::Router;
 use axum::response::IntoResponse;
 use axum::routing::get;
-use guard_core::Problem;
 use guard_tower::GuardLayer;
-use http::{StatusCode, header};
+use http::header;
 use reference_api::{Config, HEALTH_BODY};
 
 async fn health() -> impl IntoResponse {
@@ -16,14 +15,19 @@ async fn health() -> impl IntoResponse {
 }
 
 async fn not_found() -> impl IntoResponse {
-    guard_tower::problem(Problem::from_status(StatusCode::NOT_FOUND))
+    guard_tower::problem(reference_api::not_found())
+}
+
+/// axum adds `Allow` to this answer by itself.
+async fn method_not_allowed() -> impl IntoResponse {
+    guard_tower::problem(reference_api::method_not_allowed())
 }
 
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
     reference_api::init_tracing();
     let config = Config::from_env_or_exit();
-    let stack = match reference_api::security_stack() {
+    let stack = match reference_api::security_stack(&config) {
         Ok(stack) => stack,
         Err(err) => {
             eprintln!("error: {err}");
@@ -33,6 +37,7 @@ async fn main() -> std::io::Result<()> {
     let app = Router::new()
         .route("/health", get(health))
         .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
         .layer(GuardLayer::new(stack));
     let listener = tokio::net::TcpListener::bind(config.addr).await?;
     tracing::info!(addr = %config.addr, "axum-api listening");

@@ -3,11 +3,17 @@
 
 use std::net::SocketAddr;
 
+use guard_cors::{Cors, CorsPolicy};
+use http::header::{HeaderName, RETRY_AFTER};
+
 /// The servers' configuration.
 #[derive(Debug, Clone)]
 pub struct Config {
     /// `GUARD_ADDR`: where to listen (default `127.0.0.1:8080`).
     pub addr: SocketAddr,
+    /// `CORS_ORIGINS`: the comma-separated origin allowlist (default `http://localhost:3000`),
+    /// validated into the CORS guard at start-up.
+    pub cors: Cors,
 }
 
 /// A variable with a value the server cannot use.
@@ -46,8 +52,32 @@ impl Config {
                 value,
             })?,
         };
-        Ok(Self { addr })
+        let origins = var("CORS_ORIGINS").unwrap_or_else(|| "http://localhost:3000".into());
+        let cors = cors_policy(&origins).map_err(|reason| ConfigError {
+            variable: "CORS_ORIGINS",
+            value: origins.clone(),
+            reason,
+        })?;
+        Ok(Self { addr, cors })
     }
+}
+
+/// Browsers may send credentials and read the rate-limit and retry headers; `Authorization` and
+/// `Content-Type` are allowed request headers (the CORS defaults).
+fn cors_policy(origins: &str) -> Result<Cors, String> {
+    CorsPolicy::new()
+        .allow_origin_list(origins)
+        .and_then(|policy| {
+            policy
+                .allow_credentials(true)
+                .expose_headers([
+                    HeaderName::from_static("ratelimit"),
+                    HeaderName::from_static("ratelimit-policy"),
+                    RETRY_AFTER,
+                ])
+                .build()
+        })
+        .map_err(|err| err.to_string())
 }
 
 #[cfg(test)]
@@ -60,5 +90,17 @@ mod tests {
         let err = Config::from_vars(|_| Some("localhost".into())).unwrap_err();
         assert_eq!(err.variable, "GUARD_ADDR");
         assert!(err.to_string().starts_with("GUARD_ADDR: "), "{err}");
+    }
+
+    #[test]
+    fn cors_origins_are_validated_at_start_up() {
+        let with = |origins: &'static str| {
+            Config::from_vars(move |name| (name == "CORS_ORIGINS").then(|| origins.to_owned()))
+        };
+        assert!(with("https://app.example.com, http://localhost:3000").is_ok());
+        for bad in ["https://app.example.com/", "*", "app.example.com", "null"] {
+            let err = with(bad).unwrap_err();
+            assert_eq!(err.variable, "CORS_ORIGINS", "{bad}");
+        }
     }
 }

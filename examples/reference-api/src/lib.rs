@@ -8,7 +8,7 @@
 //!     _ => None,
 //! }).unwrap();
 //! assert_eq!(config.addr.port(), 9000);
-//! let _stack = reference_api::security_stack().unwrap();
+//! let _stack = reference_api::security_stack(&config).unwrap();
 //! ```
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
@@ -26,6 +26,18 @@ pub fn init_tracing() {
     // A second initialisation (tests) keeps the first subscriber.
     let _ =
         tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+}
+
+/// The answer for a route that exists but not with the request's method. The framework adds
+/// `Allow` (axum does it by itself; the actix-web server names each resource's methods).
+pub fn method_not_allowed() -> guard_core::Problem {
+    guard_core::Problem::new(guard_core::ProblemType::METHOD_NOT_ALLOWED)
+        .with_detail("this resource does not serve that method")
+}
+
+/// The answer for a route that does not exist.
+pub fn not_found() -> guard_core::Problem {
+    guard_core::Problem::new(guard_core::ProblemType::NOT_FOUND)
 }
 
 /// The body of `GET /health`.

@@ -1,11 +1,15 @@
 //! The guard stack both servers install on every route.
 
 use guard_core::{AllowedMethods, GuardExt, Stack};
+use guard_cors::Cors;
 use guard_headers::SecureHeaders;
 
+use crate::Config;
+
 /// Security headers outermost, so that every answer (the handler's and every early answer of
-/// the guards inside) carries them; then the method filter.
-pub type SecurityStack = Stack<SecureHeaders, AllowedMethods>;
+/// the guards inside) carries them; CORS next, so that browsers may read the early answers of
+/// the guards inside it (a 405, later a 401 or 429); then the method filter.
+pub type SecurityStack = Stack<Stack<SecureHeaders, Cors>, AllowedMethods>;
 
 /// A guard of the stack was configured wrongly.
 #[derive(Debug, thiserror::Error)]
@@ -15,7 +19,8 @@ pub enum StackError {
     Headers(#[from] guard_headers::HeadersError),
 }
 
-/// Builds the stack: OWASP API headers (`guard_headers::api()`), `TRACE`/`CONNECT` refused.
-pub fn security_stack() -> Result<SecurityStack, StackError> {
-    Ok(guard_headers::api().build()?.then(AllowedMethods::default()))
+/// Builds the stack: OWASP API headers (`guard_headers::api()`), the configured CORS allowlist,
+/// `TRACE`/`CONNECT` refused.
+pub fn security_stack(config: &Config) -> Result<SecurityStack, StackError> {
+    Ok(guard_headers::api().build()?.then(config.cors.clone()).then(AllowedMethods::default()))
 }
