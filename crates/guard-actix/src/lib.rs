@@ -26,7 +26,11 @@ mod extract;
 mod middleware;
 mod request;
 mod response;
+#[cfg(feature = "validate")]
+mod validate;
 
 pub use convert::{into_response, problem};
 pub use extract::{GuardData, GuardExtensions};
 pub use middleware::{GuardMiddleware, GuardService};
+#[cfg(feature = "validate")]
+pub use validate::{AllowUnknownKeys, JsonLimits, JsonRejection, ValidJson};

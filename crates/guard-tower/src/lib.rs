@@ -29,8 +29,12 @@ mod future;
 mod layer;
 mod response;
 mod service;
+#[cfg(feature = "validate")]
+mod validate;
 
 pub use future::ResponseFuture;
 pub use layer::GuardLayer;
 pub use response::{GuardBody, into_response, problem};
 pub use service::GuardService;
+#[cfg(feature = "validate")]
+pub use validate::{AllowUnknownKeys, JsonLimits, JsonRejection, ValidJson, ValidJsonRejection};
