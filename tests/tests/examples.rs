@@ -228,3 +228,103 @@ async fn a_bad_cors_origin_stops_start_up_with_exit_code_2() {
         );
     }
 }
+
+/// A fresh username per call: the Redis the tests share is never emptied.
+fn unique_username() -> String {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static N: AtomicU32 = AtomicU32::new(0);
+    let nanos =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos();
+    format!("u{:x}{:x}{}", std::process::id(), nanos, N.fetch_add(1, Ordering::SeqCst))
+        .chars()
+        .take(20)
+        .collect()
+}
+
+async fn register_scenario(env: &[(&str, &str)]) {
+    let mut servers = Vec::new();
+    for name in EXAMPLES {
+        servers.push(ExampleServer::start(name, env).await);
+    }
+    let client = reqwest::Client::new();
+    let mut answers = Vec::new();
+    for server in &servers {
+        let url = server.url("/v1/auth/register");
+        let username = unique_username();
+        let body = serde_json::json!({"username": username, "email": "a@example.com", "password": "correct horse battery"});
+        let res = client.post(&url).json(&body).send().await.unwrap();
+        assert_eq!(res.status(), 201, "{}", server.name);
+        let created: serde_json::Value = res.json().await.unwrap();
+        assert_eq!(created["username"], username.as_str());
+        assert_eq!(created["email"], "a@example.com");
+        assert_eq!(created["id"].as_str().unwrap().len(), 32);
+        assert!(created.get("password").is_none() && created.get("password_hash").is_none());
+
+        let mut seen = Vec::new();
+        let taken = client.post(&url).json(&body).send().await.unwrap();
+        let bad_json = client
+            .post(&url)
+            .header("content-type", "application/json")
+            .body("{\"username\": ")
+            .send()
+            .await
+            .unwrap();
+        let not_json = client
+            .post(&url)
+            .header("content-type", "text/plain")
+            .body("hello")
+            .send()
+            .await
+            .unwrap();
+        let too_large = client
+            .post(&url)
+            .header("content-type", "application/json")
+            .body(format!("{{\"username\": \"{}\"}}", "x".repeat(17 * 1024)))
+            .send()
+            .await
+            .unwrap();
+        let invalid = client
+            .post(&url)
+            .json(&serde_json::json!({"username": "a!", "email": "nope", "password": "short", "admin": true}))
+            .send()
+            .await
+            .unwrap();
+        for (expected, res) in
+            [(409, taken), (400, bad_json), (415, not_json), (413, too_large), (422, invalid)]
+        {
+            assert_eq!(res.status(), expected, "{}", server.name);
+            assert_eq!(
+                res.headers()["content-type"],
+                "application/problem+json",
+                "{}",
+                server.name
+            );
+            assert_eq!(res.headers()["x-content-type-options"], "nosniff", "{}", server.name);
+            let body: serde_json::Value = res.json().await.unwrap();
+            assert_eq!(body["status"], expected);
+            seen.push(body);
+        }
+        let mut pointers: Vec<&str> = seen[4]["errors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["pointer"].as_str().unwrap())
+            .collect();
+        pointers.dedup();
+        // Every failing field at once, in body order (serde_json writes keys sorted).
+        assert_eq!(pointers, ["/admin", "/email", "/password", "/username"], "{}", seen[4]);
+        answers.push(seen);
+    }
+    assert_eq!(answers[0], answers[1], "actix-api and axum-api differ");
+}
+
+#[tokio::test]
+async fn register_validates_and_creates_users_identically_in_memory() {
+    register_scenario(&[]).await;
+}
+
+#[tokio::test]
+async fn register_validates_and_creates_users_identically_in_redis() {
+    let url = std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
+    register_scenario(&[("REDIS_URL", &url)]).await;
+}

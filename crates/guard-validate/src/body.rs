@@ -189,18 +189,37 @@ where
         line: err.line,
         column: err.column,
     })?;
-    let value: T = shape::deserialize(&root).map_err(|errors| JsonRejection::Invalid { errors })?;
+    // Every failing field at once: the shape errors, and the rule failures of the fields whose
+    // shape was right (a field with a shape error holds a placeholder, so its rule failures
+    // would only repeat that error).
+    let (value, mut errors) = match shape::deserialize::<T>(&root) {
+        Ok(value) => (value, Vec::new()),
+        Err(shape::ShapeErrors { errors, partial: Some(partial) }) => (partial, errors),
+        Err(shape::ShapeErrors { errors, partial: None }) => {
+            return Err(JsonRejection::Invalid { errors });
+        }
+    };
     if let Err(report) = value.validate_with(context) {
         let fields = shape::struct_fields::<T>(&root);
-        let mut errors: Vec<FieldError> = report
-            .iter()
-            .map(|(path, error)| {
-                FieldError::new(pointer::from_garde(path, &fields), error.message())
+        let shape_errors: Vec<String> = errors.iter().map(|e| e.pointer.clone()).collect();
+        let covered = |pointer: &str| {
+            shape_errors.iter().any(|p| {
+                pointer == p || pointer.strip_prefix(p.as_str()).is_some_and(|r| r.starts_with('/'))
             })
-            .collect();
-        // In the order of the body, as shape errors are; one field's errors in garde's order.
-        errors.sort_by_cached_key(|e| root.document_order(&e.pointer));
-        return Err(JsonRejection::Invalid { errors });
+        };
+        errors.extend(
+            report
+                .iter()
+                .map(|(path, error)| {
+                    FieldError::new(pointer::from_garde(path, &fields), error.message())
+                })
+                .filter(|e| !covered(&e.pointer)),
+        );
     }
-    Ok(value)
+    if errors.is_empty() {
+        return Ok(value);
+    }
+    // In the order of the body; one field's errors in the order found.
+    errors.sort_by_cached_key(|e| root.document_order(&e.pointer));
+    Err(JsonRejection::Invalid { errors })
 }

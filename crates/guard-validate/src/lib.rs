@@ -28,8 +28,9 @@
 //! }
 //! ```
 //!
-//! Shape errors come first: when the body has any, they are all reported and the rules are not
-//! run (they need a value of the type). Otherwise every rule failure is reported.
+//! Shape errors and rule failures are reported together, in body order: the rules run on the value
+//! as far as it could be built, and a field that has a shape error (so holds a placeholder) is not
+//! blamed again for breaking its rules.
 //!
 //! The framework extractors, `guard_actix::ValidJson<T>` and `guard_tower::ValidJson<T>`
 //! (feature `validate` of each adapter), read the body under the route's [`JsonLimits`] and hand

@@ -52,7 +52,7 @@ const STRING_STAND_INS: [&str; 8] = [
 ];
 
 /// Deserializes `T` from `root`, or lists every shape error found.
-pub(crate) fn deserialize<T: DeserializeOwned>(root: &Node) -> Result<T, Vec<FieldError>> {
+pub(crate) fn deserialize<T: DeserializeOwned>(root: &Node) -> Result<T, ShapeErrors<T>> {
     let mut known = Knowledge::default();
     let mut earlier: Vec<FieldError> = Vec::new();
     for _ in 0..MAX_PASSES {
@@ -68,12 +68,26 @@ pub(crate) fn deserialize<T: DeserializeOwned>(root: &Node) -> Result<T, Vec<Fie
         let learned = known.learn(findings);
         match value {
             Some(value) if errors.is_empty() && earlier.is_empty() => return Ok(value),
-            Some(_) => return Err(merge(errors, earlier)),
+            Some(value) => {
+                return Err(ShapeErrors { errors: merge(errors, earlier), partial: Some(value) });
+            }
             None if learned => earlier = merge(errors, earlier),
-            None => return Err(non_empty(merge(errors, earlier))),
+            None => {
+                return Err(ShapeErrors {
+                    errors: non_empty(merge(errors, earlier)),
+                    partial: None,
+                });
+            }
         }
     }
-    Err(non_empty(earlier))
+    Err(ShapeErrors { errors: non_empty(earlier), partial: None })
+}
+
+/// A body whose shape is wrong: every shape error, and the value as far as it could be built
+/// (placeholders where the body was wrong), so that the rules can still be checked on the rest.
+pub(crate) struct ShapeErrors<T> {
+    pub(crate) errors: Vec<FieldError>,
+    pub(crate) partial: Option<T>,
 }
 
 /// The serialized field names of every struct of a body that `T` accepts, by pointer.

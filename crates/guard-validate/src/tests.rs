@@ -327,13 +327,31 @@ fn keys_in_pointers_are_escaped() {
 }
 
 #[test]
-fn shape_errors_come_before_rules() {
-    // `name` breaks a rule and `qty` has the wrong type: only the shape is reported.
+fn shape_errors_and_rule_failures_are_listed_together() {
+    // `name` breaks a rule and `qty` has the wrong type: both are reported, in body order.
     let mut body = order();
     body["items"][0] = json!({"name": "", "qty": "2"});
+    body["surprise"] = json!(true);
     assert_eq!(
         errors(parse_value::<Order>(&body).unwrap_err()),
-        pairs(&[("/items/0/qty", "expected an integer between 0 and 255")])
+        pairs(&[
+            ("/items/0/name", "length is lower than 1"),
+            ("/items/0/qty", "expected an integer between 0 and 255"),
+            ("/surprise", "is not allowed"),
+        ])
+    );
+}
+
+#[test]
+fn a_field_with_a_shape_error_is_not_also_blamed_for_its_placeholder() {
+    // A missing or mistyped field holds a placeholder that breaks its rules: only the shape
+    // error is reported for it.
+    let mut body = order();
+    body["id"] = json!(7);
+    body["customer"]["address"] = json!({"city": "Paris"});
+    assert_eq!(
+        errors(parse_value::<Order>(&body).unwrap_err()),
+        pairs(&[("/customer/address/zip", "is required"), ("/id", "expected a string")])
     );
 }
 
@@ -786,8 +804,13 @@ fn a_field_missing_from_every_item_is_reported_for_every_item() {
         r#"{{"id": "o", "customer": {{"name": "A", "address": {{"city": "P", "zip": 1000}}}}, "items": [{items}]}}"#
     );
     let found = errors(parse::<Order>(&body).unwrap_err());
-    assert_eq!(found.len(), 300);
-    assert_eq!(found[299], ("/items/299/name".to_owned(), "is required".to_owned()));
+    // Every item's missing name, and the city that breaks its rule.
+    assert_eq!(found.len(), 301);
+    assert_eq!(
+        found[0],
+        ("/customer/address/city".to_owned(), "length is lower than 2".to_owned())
+    );
+    assert_eq!(found[300], ("/items/299/name".to_owned(), "is required".to_owned()));
 }
 
 /// Any JSON value, of bounded size.

@@ -1,13 +1,18 @@
-//! The reference API on actix-web. `GUARD_ADDR` sets the listen address (default
-//! 127.0.0.1:8080); see `shared/REFERENCE-API.md` for the contract.
+//! The reference API on actix-web; `shared/REFERENCE-API.md` is the contract and
+//! `reference_api` holds everything that is not actix-web wiring.
 
 use actix_web::{App, HttpResponse, HttpServer, Route, web};
-use guard_actix::GuardMiddleware;
+use guard_actix::{GuardMiddleware, ValidJson};
 use http::{HeaderValue, header};
-use reference_api::{Config, HEALTH_BODY};
+use reference_api::api::Register;
+use reference_api::{Api, Config, HEALTH_BODY};
 
 async fn health() -> HttpResponse {
     HttpResponse::Ok().content_type("application/json").body(HEALTH_BODY)
+}
+
+async fn register(api: web::Data<Api>, body: ValidJson<Register>) -> HttpResponse {
+    guard_actix::into_response(api.register(body.into_inner()).await)
 }
 
 async fn not_found() -> HttpResponse {
@@ -24,25 +29,36 @@ fn method_not_allowed(allow: &'static str) -> Route {
     })
 }
 
+/// Exits with status 2 and the reason, for a configuration the server cannot start with.
+fn exit_config(err: impl std::fmt::Display) -> ! {
+    eprintln!("error: {err}");
+    std::process::exit(2)
+}
+
 fn main() -> std::io::Result<()> {
     reference_api::init_tracing();
     let config = Config::from_env_or_exit();
-    let stack = match reference_api::security_stack(&config) {
-        Ok(stack) => std::sync::Arc::new(stack),
-        Err(err) => {
-            eprintln!("error: {err}");
-            std::process::exit(2)
-        }
-    };
+    let stack = std::sync::Arc::new(
+        reference_api::security_stack(&config).unwrap_or_else(|err| exit_config(err)),
+    );
     actix_web::rt::System::new().block_on(async move {
+        let api = web::Data::new(
+            reference_api::build_api(&config).await.unwrap_or_else(|err| exit_config(err)),
+        );
         let server = HttpServer::new(move || {
             App::new()
+                .app_data(api.clone())
                 .wrap(GuardMiddleware::from_shared(stack.clone()))
                 .service(
                     web::resource("/health")
                         .route(web::get().to(health))
                         .route(web::head().to(health))
                         .default_service(method_not_allowed("GET,HEAD")),
+                )
+                .service(
+                    web::resource("/v1/auth/register")
+                        .route(web::post().to(register))
+                        .default_service(method_not_allowed("POST")),
                 )
                 .default_service(web::to(not_found))
         })

@@ -1,17 +1,26 @@
-//! The reference API on axum. `GUARD_ADDR` sets the listen address (default 127.0.0.1:8080);
-//! see `shared/REFERENCE-API.md` for the contract.
+//! The reference API on axum; `shared/REFERENCE-API.md` is the contract and `reference_api`
+//! holds everything that is not axum wiring.
 
 use std::net::SocketAddr;
 
 use axum::Router;
+use axum::extract::State;
 use axum::response::IntoResponse;
-use axum::routing::get;
-use guard_tower::GuardLayer;
+use axum::routing::{get, post};
+use guard_tower::{GuardLayer, ValidJson};
 use http::header;
-use reference_api::{Config, HEALTH_BODY};
+use reference_api::api::Register;
+use reference_api::{Api, Config, HEALTH_BODY};
 
 async fn health() -> impl IntoResponse {
     ([(header::CONTENT_TYPE, "application/json")], HEALTH_BODY)
+}
+
+async fn register(
+    State(api): State<Api>,
+    ValidJson(body): ValidJson<Register>,
+) -> impl IntoResponse {
+    guard_tower::into_response(api.register(body).await)
 }
 
 async fn not_found() -> impl IntoResponse {
@@ -23,21 +32,24 @@ async fn method_not_allowed() -> impl IntoResponse {
     guard_tower::problem(reference_api::method_not_allowed())
 }
 
+/// Exits with status 2 and the reason, for a configuration the server cannot start with.
+fn exit_config(err: impl std::fmt::Display) -> ! {
+    eprintln!("error: {err}");
+    std::process::exit(2)
+}
+
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
     reference_api::init_tracing();
     let config = Config::from_env_or_exit();
-    let stack = match reference_api::security_stack(&config) {
-        Ok(stack) => stack,
-        Err(err) => {
-            eprintln!("error: {err}");
-            std::process::exit(2)
-        }
-    };
+    let stack = reference_api::security_stack(&config).unwrap_or_else(|err| exit_config(err));
+    let api = reference_api::build_api(&config).await.unwrap_or_else(|err| exit_config(err));
     let app = Router::new()
         .route("/health", get(health))
+        .route("/v1/auth/register", post(register))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
+        .with_state(api)
         .layer(GuardLayer::new(stack));
     let listener = tokio::net::TcpListener::bind(config.addr).await?;
     tracing::info!(addr = %config.addr, "axum-api listening");

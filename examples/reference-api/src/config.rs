@@ -14,6 +14,9 @@ pub struct Config {
     /// `CORS_ORIGINS`: the comma-separated origin allowlist (default `http://localhost:3000`),
     /// validated into the CORS guard at start-up.
     pub cors: Cors,
+    /// `REDIS_URL`: where users, revocations and rate-limit state live, shared by every
+    /// instance (default: in process memory).
+    pub redis_url: Option<String>,
 }
 
 /// A variable with a value the server cannot use.
@@ -58,7 +61,8 @@ impl Config {
             value: origins.clone(),
             reason,
         })?;
-        Ok(Self { addr, cors })
+        let redis_url = var("REDIS_URL").filter(|url| !url.trim().is_empty());
+        Ok(Self { addr, cors, redis_url })
     }
 }
 

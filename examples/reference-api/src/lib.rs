@@ -13,9 +13,12 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod api;
 mod config;
 mod stack;
+pub mod users;
 
+pub use api::Api;
 pub use config::{Config, ConfigError};
 pub use stack::{SecurityStack, StackError, security_stack};
 
@@ -38,6 +41,23 @@ pub fn method_not_allowed() -> guard_core::Problem {
 /// The answer for a route that does not exist.
 pub fn not_found() -> guard_core::Problem {
     guard_core::Problem::new(guard_core::ProblemType::NOT_FOUND)
+}
+
+/// Builds the API's state from the configuration: users in Redis when `REDIS_URL` is set (the
+/// connection is made now, so a wrong URL stops start-up), else in memory.
+pub async fn build_api(config: &Config) -> Result<Api, ConfigError> {
+    let users = match &config.redis_url {
+        Some(url) => {
+            let conn = guard_core::redis::connect(url).await.map_err(|err| ConfigError {
+                variable: "REDIS_URL",
+                value: url.clone(),
+                reason: err.to_string(),
+            })?;
+            users::UserStore::redis(conn, "guard-reference-api")
+        }
+        None => users::UserStore::memory(100_000),
+    };
+    Ok(Api::new(users))
 }
 
 /// The body of `GET /health`.

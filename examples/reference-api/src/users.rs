@@ -1,0 +1,309 @@
+//! The reference API's users, kept in process memory or in Redis (shared by every instance), with
+//! passwords stored as Argon2id hashes computed off the async threads.
+//!
+//! Logging in as a user that does not exist verifies the password against a dummy hash, so that
+//! the answer and its timing are the same as for a wrong password: no username enumeration.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use argon2::Argon2;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use guard_core::redis::RedisConnection;
+use guard_core::{Problem, ProblemType};
+use http::{HeaderValue, header};
+use serde::{Deserialize, Serialize};
+
+/// A registered user.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct User {
+    /// Random 128-bit id, hex.
+    pub id: String,
+    /// As registered (unique regardless of case).
+    pub username: String,
+    /// As registered.
+    pub email: String,
+    password_hash: String,
+}
+
+/// Why a user operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum UserError {
+    /// Registration with a username that exists (any case).
+    #[error("username taken")]
+    Taken,
+    /// Unknown user or wrong password: deliberately one answer.
+    #[error("invalid username or password")]
+    BadCredentials,
+    /// The in-memory store is at its capacity.
+    #[error("user store full")]
+    Full,
+    /// The store failed (Redis down).
+    #[error("user store unavailable: {0}")]
+    Store(String),
+}
+
+impl From<UserError> for Problem {
+    fn from(err: UserError) -> Self {
+        match err {
+            UserError::Taken => Problem::new(ProblemType::CONFLICT).with_detail("username taken"),
+            UserError::BadCredentials => Problem::new(ProblemType::UNAUTHORIZED)
+                .with_detail("invalid username or password")
+                .with_header(
+                    header::WWW_AUTHENTICATE,
+                    HeaderValue::from_static(r#"Bearer realm="guard""#),
+                ),
+            UserError::Full | UserError::Store(_) => {
+                Problem::store_unavailable(std::time::Duration::from_secs(1))
+            }
+        }
+    }
+}
+
+enum Backend {
+    Memory { by_name: Mutex<HashMap<String, User>>, capacity: usize },
+    Redis { conn: RedisConnection, prefix: String },
+}
+
+/// Where users live; cheap to clone.
+#[derive(Clone)]
+pub struct UserStore {
+    backend: Arc<Backend>,
+    dummy_hash: Arc<str>,
+}
+
+impl std::fmt::Debug for UserStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match *self.backend {
+            Backend::Memory { .. } => "UserStore::Memory",
+            Backend::Redis { .. } => "UserStore::Redis",
+        })
+    }
+}
+
+/// Hashes off the async threads: Argon2id costs tens of milliseconds of CPU by design.
+async fn hash(password: String) -> Result<String, UserError> {
+    tokio::task::spawn_blocking(move || hash_now(&password))
+        .await
+        .map_err(|e| UserError::Store(e.to_string()))?
+}
+
+fn hash_now(password: &str) -> Result<String, UserError> {
+    let salt = SaltString::encode_b64(&rand::random::<[u8; 16]>())
+        .map_err(|e| UserError::Store(e.to_string()))?;
+    Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .map(|h| h.to_string())
+        .map_err(|e| UserError::Store(e.to_string()))
+}
+
+async fn verify(password: String, stored: Arc<str>) -> bool {
+    tokio::task::spawn_blocking(move || {
+        PasswordHash::new(&stored)
+            .is_ok_and(|h| Argon2::default().verify_password(password.as_bytes(), &h).is_ok())
+    })
+    .await
+    .unwrap_or(false)
+}
+
+fn random_id() -> String {
+    let bytes: [u8; 16] = rand::random();
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+impl UserStore {
+    fn new(backend: Backend) -> Self {
+        // Any valid hash of the same parameters gives unknown users the same verification cost.
+        let dummy = hash_now("no user has this password, it only costs time").unwrap_or_default();
+        Self { backend: Arc::new(backend), dummy_hash: dummy.into() }
+    }
+
+    /// Users in this process only, at most `capacity` of them.
+    pub fn memory(capacity: usize) -> Self {
+        Self::new(Backend::Memory { by_name: Mutex::new(HashMap::new()), capacity })
+    }
+
+    /// Users in Redis under `prefix`, shared by every instance.
+    pub fn redis(conn: RedisConnection, prefix: impl Into<String>) -> Self {
+        Self::new(Backend::Redis { conn, prefix: prefix.into() })
+    }
+
+    /// Registers a user; the username is unique regardless of case.
+    pub async fn create(
+        &self,
+        username: &str,
+        email: &str,
+        password: &str,
+    ) -> Result<User, UserError> {
+        let user = User {
+            id: random_id(),
+            username: username.to_owned(),
+            email: email.to_owned(),
+            password_hash: hash(password.to_owned()).await?,
+        };
+        let key = username.to_ascii_lowercase();
+        match &*self.backend {
+            Backend::Memory { by_name, capacity } => {
+                let mut users = by_name.lock().unwrap_or_else(PoisonError::into_inner);
+                if users.contains_key(&key) {
+                    return Err(UserError::Taken);
+                }
+                if users.len() >= *capacity {
+                    return Err(UserError::Full);
+                }
+                users.insert(key, user.clone());
+            }
+            Backend::Redis { conn, prefix } => {
+                let json =
+                    serde_json::to_string(&user).map_err(|e| UserError::Store(e.to_string()))?;
+                let created: Option<String> = redis::cmd("SET")
+                    .arg(format!("{prefix}:user:{key}"))
+                    .arg(json)
+                    .arg("NX")
+                    .query_async(&mut conn.clone())
+                    .await
+                    .map_err(|e| UserError::Store(e.to_string()))?;
+                if created.is_none() {
+                    return Err(UserError::Taken);
+                }
+                let _: () = redis::cmd("SET")
+                    .arg(format!("{prefix}:uid:{}", user.id))
+                    .arg(&key)
+                    .query_async(&mut conn.clone())
+                    .await
+                    .map_err(|e| UserError::Store(e.to_string()))?;
+            }
+        }
+        Ok(user)
+    }
+
+    async fn by_name(&self, key: &str) -> Result<Option<User>, UserError> {
+        match &*self.backend {
+            Backend::Memory { by_name, .. } => {
+                Ok(by_name.lock().unwrap_or_else(PoisonError::into_inner).get(key).cloned())
+            }
+            Backend::Redis { conn, prefix } => {
+                let json: Option<String> = redis::cmd("GET")
+                    .arg(format!("{prefix}:user:{key}"))
+                    .query_async(&mut conn.clone())
+                    .await
+                    .map_err(|e| UserError::Store(e.to_string()))?;
+                json.map(|j| serde_json::from_str(&j).map_err(|e| UserError::Store(e.to_string())))
+                    .transpose()
+            }
+        }
+    }
+
+    /// The user with `id`, if any.
+    pub async fn by_id(&self, id: &str) -> Result<Option<User>, UserError> {
+        match &*self.backend {
+            Backend::Memory { by_name, .. } => Ok(by_name
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .values()
+                .find(|u| u.id == id)
+                .cloned()),
+            Backend::Redis { conn, prefix } => {
+                let key: Option<String> = redis::cmd("GET")
+                    .arg(format!("{prefix}:uid:{id}"))
+                    .query_async(&mut conn.clone())
+                    .await
+                    .map_err(|e| UserError::Store(e.to_string()))?;
+                match key {
+                    Some(key) => self.by_name(&key).await,
+                    None => Ok(None),
+                }
+            }
+        }
+    }
+
+    /// The user if `password` is theirs; one answer, at one cost, for an unknown user and a
+    /// wrong password.
+    pub async fn authenticate(&self, username: &str, password: &str) -> Result<User, UserError> {
+        let user = self.by_name(&username.to_ascii_lowercase()).await?;
+        let stored: Arc<str> = match &user {
+            Some(u) => u.password_hash.as_str().into(),
+            None => self.dummy_hash.clone(),
+        };
+        let matches = verify(password.to_owned(), stored).await;
+        match user {
+            Some(user) if matches => Ok(user),
+            _ => Err(UserError::BadCredentials),
+        }
+    }
+
+    /// Replaces the password of user `id` after checking the current one.
+    pub async fn change_password(
+        &self,
+        id: &str,
+        current: &str,
+        new: &str,
+    ) -> Result<User, UserError> {
+        let user = self.by_id(id).await?.ok_or(UserError::BadCredentials)?;
+        let user = self.authenticate(&user.username, current).await?;
+        let updated = User { password_hash: hash(new.to_owned()).await?, ..user };
+        let key = updated.username.to_ascii_lowercase();
+        match &*self.backend {
+            Backend::Memory { by_name, .. } => {
+                by_name.lock().unwrap_or_else(PoisonError::into_inner).insert(key, updated.clone());
+            }
+            Backend::Redis { conn, prefix } => {
+                let json =
+                    serde_json::to_string(&updated).map_err(|e| UserError::Store(e.to_string()))?;
+                let _: () = redis::cmd("SET")
+                    .arg(format!("{prefix}:user:{key}"))
+                    .arg(json)
+                    .query_async(&mut conn.clone())
+                    .await
+                    .map_err(|e| UserError::Store(e.to_string()))?;
+            }
+        }
+        Ok(updated)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn suite(store: UserStore, name: &str) {
+        let user = store.create(name, "a@example.com", "correct horse battery").await.unwrap();
+        assert!(matches!(
+            store.create(&name.to_uppercase(), "b@example.com", "another password!").await,
+            Err(UserError::Taken)
+        ));
+        assert_eq!(store.authenticate(name, "correct horse battery").await.unwrap(), user);
+        assert!(matches!(store.authenticate(name, "wrong").await, Err(UserError::BadCredentials)));
+        assert!(matches!(
+            store.authenticate("nobody-here", "wrong").await,
+            Err(UserError::BadCredentials)
+        ));
+        assert_eq!(store.by_id(&user.id).await.unwrap().unwrap().username, name);
+        assert!(matches!(
+            store.change_password(&user.id, "wrong", "new password 123").await,
+            Err(UserError::BadCredentials)
+        ));
+        store.change_password(&user.id, "correct horse battery", "new password 123").await.unwrap();
+        assert!(store.authenticate(name, "correct horse battery").await.is_err());
+        assert!(store.authenticate(name, "new password 123").await.is_ok());
+    }
+
+    #[tokio::test]
+    async fn memory_store() {
+        suite(UserStore::memory(10), "alice").await;
+        let full = UserStore::memory(1);
+        full.create("one", "a@example.com", "password password").await.unwrap();
+        assert!(matches!(
+            full.create("two", "b@example.com", "password password").await,
+            Err(UserError::Full)
+        ));
+    }
+
+    #[tokio::test]
+    async fn redis_store() {
+        let url = std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
+        let conn = guard_core::redis::connect(&url).await.unwrap();
+        let prefix = format!("reference-api-test:{}:{}", std::process::id(), random_id());
+        suite(UserStore::redis(conn, prefix), "bob").await;
+    }
+}
