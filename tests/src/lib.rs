@@ -2,6 +2,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+
 use std::net::{SocketAddr, TcpListener};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -55,6 +56,8 @@ pub struct ExampleServer {
     pub addr: SocketAddr,
     /// Which example it is.
     pub name: &'static str,
+    /// Where its stderr (the logs) goes.
+    pub log: PathBuf,
 }
 
 impl ExampleServer {
@@ -64,22 +67,48 @@ impl ExampleServer {
         let mut last_err = String::new();
         for _attempt in 0..3 {
             let addr = free_addr();
+            let log = std::env::temp_dir().join(format!(
+                "guard-{name}-{}-{}.log",
+                std::process::id(),
+                addr.port()
+            ));
+            let stderr = std::fs::File::create(&log).expect("create the server's log file");
             let mut cmd = Command::new(&bin);
             cmd.env("GUARD_ADDR", addr.to_string())
                 .env("RUST_LOG", "warn")
                 .stdin(Stdio::null())
-                .stdout(Stdio::null());
+                .stdout(Stdio::null())
+                .stderr(stderr);
             for (k, v) in env {
                 cmd.env(k, v);
             }
             let child = cmd.spawn().unwrap_or_else(|e| panic!("start {}: {e}", bin.display()));
-            let mut server = Self { child, addr, name };
+            let mut server = Self { child, addr, name, log };
             match server.wait_healthy(Duration::from_secs(20)).await {
                 Ok(()) => return server,
                 Err(err) => last_err = err,
             }
         }
         panic!("{name} did not become healthy: {last_err}")
+    }
+
+    /// What the server logged so far.
+    pub fn logs(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Sends SIGTERM and waits (at most `within`) for the process to exit; its exit code.
+    pub fn terminate(&mut self, within: Duration) -> Option<i32> {
+        let pid = self.child.id().to_string();
+        let _ = Command::new("kill").args(["-TERM", &pid]).status();
+        let deadline = Instant::now() + within;
+        while Instant::now() < deadline {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return status.code();
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        None
     }
 
     /// `http://<addr>`.
@@ -111,5 +140,6 @@ impl Drop for ExampleServer {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        let _ = std::fs::remove_file(&self.log);
     }
 }

@@ -3,6 +3,8 @@
 #![allow(clippy::unwrap_used)] // a failed unwrap is a failed test here
 
 use guard_tests::{EXAMPLES, ExampleServer};
+use std::time::Duration;
+
 use reqwest::Method;
 
 /// The security headers `guard_headers::api()` manages, plus those it must remove.
@@ -327,4 +329,34 @@ async fn register_validates_and_creates_users_identically_in_memory() {
 async fn register_validates_and_creates_users_identically_in_redis() {
     let url = std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
     register_scenario(&[("REDIS_URL", &url)]).await;
+}
+
+#[tokio::test]
+async fn every_request_gets_an_id_logged_once_and_sigterm_exits_cleanly() {
+    for name in EXAMPLES {
+        let mut server = ExampleServer::start(name, &[("RUST_LOG", "info")]).await;
+        let client = reqwest::Client::new();
+        let res = client
+            .get(server.url("/health"))
+            .header("x-request-id", "trace-me-42")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.headers()["x-request-id"], "trace-me-42", "{name}");
+        let res = client.get(server.url("/nowhere")).send().await.unwrap();
+        let generated = res.headers()["x-request-id"].to_str().unwrap().to_owned();
+        assert_eq!(generated.len(), 32, "{name}");
+        assert_eq!(server.terminate(Duration::from_secs(10)), Some(0), "{name} exits 0 on SIGTERM");
+        let logs = server.logs();
+        let line = logs
+            .lines()
+            .find(|l| l.contains("trace-me-42"))
+            .unwrap_or_else(|| panic!("{name}: {logs}"));
+        assert!(line.contains("path=/health") && line.contains("status=200"), "{name}: {line}");
+        let line = logs
+            .lines()
+            .find(|l| l.contains(&generated))
+            .unwrap_or_else(|| panic!("{name}: {logs}"));
+        assert!(line.contains("status=404"), "{name}: {line}");
+    }
 }

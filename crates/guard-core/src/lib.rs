@@ -17,6 +17,8 @@
 //! - (feature `breaker`) `CircuitBreaker`: a deadline and circuit breaker around remote store
 //!   calls, so an outage costs one timeout rather than one per request;
 //! - (feature `redis`) the `redis` module: one shared connection setup, standalone or Redis Cluster;
+//! - [`RequestIdGuard`]: one id per request, kept from a proxy or generated, sent back and
+//!   logged once with the method, path, status and duration;
 //! - [`PreparedHeader`]: header names and values encoded once at start-up and applied without
 //!   allocating per response, on `http` 1.x and (feature `http02`) on actix-web's `http` 0.2.
 //!
@@ -66,6 +68,7 @@ mod problem;
 #[cfg(feature = "redis")]
 pub mod redis;
 mod request;
+mod request_id;
 mod response;
 
 #[cfg(feature = "breaker")]
@@ -76,6 +79,7 @@ pub use header::{HeaderKey, HeaderValues, PreparedHeader, vary_contains};
 pub use methods::{AllowedMethods, AllowedMethodsError};
 pub use problem::{PROBLEM_JSON, Problem, ProblemType};
 pub use request::{GuardRequest, HttpRequestHead, RequestHead};
+pub use request_id::{RequestId, RequestIdGuard, RequestIdState};
 pub use response::{GuardResponse, ResponseHead};
 
 /// Re-exported so that guards and adapters name the same `http` 1.x types.

@@ -64,6 +64,9 @@ fn main() -> std::io::Result<()> {
         })
         .bind(config.addr)?;
         tracing::info!(addr = %config.addr, "actix-api listening");
-        server.run().await
+        // actix-web drains in-flight requests on SIGTERM and SIGINT by itself.
+        server.run().await?;
+        tracing::info!("actix-api stopped");
+        Ok(())
     })
 }
