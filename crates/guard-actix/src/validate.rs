@@ -124,5 +124,6 @@ fn app_data<C: 'static>(req: &HttpRequest) -> Option<&C> {
 /// The problem response for a refused body, keeping the rejection as the error's cause.
 fn reject(rejection: JsonRejection) -> actix_web::Error {
     let response = crate::problem(rejection.to_problem());
+    rejection.report();
     InternalError::from_response(rejection, response).into()
 }

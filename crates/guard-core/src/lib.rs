@@ -17,6 +17,7 @@
 //! - (feature `breaker`) `CircuitBreaker`: a deadline and circuit breaker around remote store
 //!   calls, so an outage costs one timeout rather than one per request;
 //! - (feature `redis`) the `redis` module: one shared connection setup, standalone or Redis Cluster;
+//! - [`observe`]: one log line per refusal and `metrics` counters per guard, policy and outcome;
 //! - [`RequestIdGuard`]: one id per request, kept from a proxy or generated, sent back and
 //!   logged once with the method, path, status and duration;
 //! - [`PreparedHeader`]: header names and values encoded once at start-up and applied without
@@ -64,6 +65,7 @@ mod client_ip;
 mod guard;
 mod header;
 mod methods;
+pub mod observe;
 mod problem;
 #[cfg(feature = "redis")]
 pub mod redis;

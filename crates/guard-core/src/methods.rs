@@ -121,6 +121,12 @@ impl Guard for AllowedMethods {
         ready(if self.allows(req.method()) {
             Decision::Continue(())
         } else {
+            crate::observe::refused(
+                "methods",
+                "allowed-methods",
+                "method not allowed",
+                http::StatusCode::METHOD_NOT_ALLOWED,
+            );
             let res: GuardResponse = Problem::new(ProblemType::METHOD_NOT_ALLOWED)
                 .with_detail(format!("{} is not served here", req.method()))
                 .with_header(header::ALLOW, self.allow.clone())

@@ -419,7 +419,7 @@ impl Cors {
                     Verdict::NoOrigin => "a preflight request must carry an Origin".to_owned(),
                     _ => origin_refused(head),
                 };
-                return self.refuse_preflight(detail);
+                return self.refuse_preflight("origin not allowed", detail);
             }
         };
         let method = head.header(&header::ACCESS_CONTROL_REQUEST_METHOD).unwrap_or_default();
@@ -428,7 +428,7 @@ impl Cors {
                 Ok(m) => format!("the method {m} is not allowed for cross-origin requests"),
                 Err(_) => "Access-Control-Request-Method is not a method".to_owned(),
             };
-            return self.refuse_preflight(detail);
+            return self.refuse_preflight("method not allowed", detail);
         }
         for name in head
             .header_all(&header::ACCESS_CONTROL_REQUEST_HEADERS)
@@ -446,9 +446,10 @@ impl Cors {
                             .to_owned()
                     }
                 };
-                return self.refuse_preflight(detail);
+                return self.refuse_preflight("header not allowed", detail);
             }
         }
+        guard_core::observe::admitted("cors", "preflight");
 
         let mut res = GuardResponse::new(StatusCode::NO_CONTENT);
         res.set(allow_origin);
@@ -472,7 +473,8 @@ impl Cors {
     }
 
     /// 403 for a preflight: problem+json, no `Access-Control-*`, the preflight `Vary`.
-    fn refuse_preflight(&self, detail: String) -> GuardResponse {
+    fn refuse_preflight(&self, reason: &'static str, detail: String) -> GuardResponse {
+        guard_core::observe::refused("cors", "preflight", reason, StatusCode::FORBIDDEN);
         let mut res: GuardResponse =
             Problem::new(ProblemType::CORS_REJECTED).with_detail(detail).into();
         res.set(&self.lines.vary_preflight);
@@ -545,6 +547,12 @@ impl Guard for Cors {
             && self.block_disallowed
             && !same_origin_fetch(head)
         {
+            guard_core::observe::refused(
+                "cors",
+                "block-disallowed",
+                "origin not allowed",
+                StatusCode::FORBIDDEN,
+            );
             let mut res: GuardResponse =
                 Problem::new(ProblemType::CORS_REJECTED).with_detail(origin_refused(head)).into();
             self.vary_by_origin(&mut res);

@@ -100,6 +100,7 @@ impl std::error::Error for ValidJsonRejection {
 
 impl IntoResponse for ValidJsonRejection {
     fn into_response(self) -> Response {
+        self.0.report();
         crate::problem(self.0.to_problem()).into_response()
     }
 }

@@ -79,6 +79,25 @@ impl JsonRejection {
         }
     }
 
+    /// A short, fixed reason for logs and metrics.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            Self::UnsupportedMediaType => "unsupported media type",
+            Self::TooLarge { .. } => "body too large",
+            Self::Unreadable => "body unreadable",
+            Self::Malformed { .. } => "malformed json",
+            Self::Invalid { .. } => "invalid fields",
+            Self::MissingContext => "missing rules context",
+        }
+    }
+
+    /// Logs the refusal once and counts it (see `guard_core::observe`): what the adapters call
+    /// when they answer with this rejection.
+    pub fn report(&self) {
+        let status = self.problem_type().status;
+        guard_core::observe::refused("validate", "json-body", self.reason(), status);
+    }
+
     /// The RFC 9457 problem: `detail` says what went wrong, plus the members `max_bytes` (413),
     /// `line` and `column` (400), or `errors: [{"pointer", "detail"}]` (422).
     pub fn to_problem(&self) -> Problem {

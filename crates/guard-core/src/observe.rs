@@ -1,0 +1,87 @@
+//! What every guard reports about its decisions, the same way: one log line per refusal (target
+//! `guard::refusal`, with the guard, policy and reason as fields: never a token, a password or a
+//! body), and counters through the [`metrics`] facade, which cost nothing until the application
+//! installs a recorder (Prometheus, StatsD, ...).
+//!
+//! The counter is `guard_decisions_total` with labels `guard`, `policy`, `outcome`
+//! (`admitted` or `refused`) and, for refusals, `reason`.
+//!
+//! ```
+//! use guard_core::observe;
+//! use http::StatusCode;
+//!
+//! observe::admitted("ratelimit", "burst");
+//! observe::refused("ratelimit", "burst", "quota exhausted", StatusCode::TOO_MANY_REQUESTS);
+//! ```
+
+use http::StatusCode;
+
+/// The counter every decision increments.
+pub const DECISIONS: &str = "guard_decisions_total";
+
+/// `guard` let a request through under `policy`.
+pub fn admitted(guard: &'static str, policy: &str) {
+    metrics::counter!(DECISIONS, "guard" => guard, "policy" => policy.to_owned(), "outcome" => "admitted")
+        .increment(1);
+}
+
+/// `guard` refused a request under `policy` for `reason`, answering `status`: logged once, at
+/// `warn` when the refusal is the server's (a store down), else at `info`.
+pub fn refused(guard: &'static str, policy: &str, reason: &'static str, status: StatusCode) {
+    if status.is_server_error() {
+        tracing::warn!(target: "guard::refusal", guard, policy, reason, status = status.as_u16(), "request refused");
+    } else {
+        tracing::info!(target: "guard::refusal", guard, policy, reason, status = status.as_u16(), "request refused");
+    }
+    metrics::counter!(
+        DECISIONS,
+        "guard" => guard,
+        "policy" => policy.to_owned(),
+        "outcome" => "refused",
+        "reason" => reason
+    )
+    .increment(1);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use metrics_util::debugging::{DebugValue, DebuggingRecorder};
+
+    #[test]
+    fn decisions_are_counted_per_guard_policy_and_outcome() {
+        let recorder = DebuggingRecorder::new();
+        let snapshotter = recorder.snapshotter();
+        metrics::with_local_recorder(&recorder, || {
+            admitted("ratelimit", "burst");
+            admitted("ratelimit", "burst");
+            refused("ratelimit", "burst", "quota exhausted", StatusCode::TOO_MANY_REQUESTS);
+            refused("jwt", "bearer", "expired", StatusCode::UNAUTHORIZED);
+        });
+        let mut seen: Vec<(String, u64)> = snapshotter
+            .snapshot()
+            .into_vec()
+            .into_iter()
+            .map(|(key, _, _, value)| {
+                let (_, key) = key.into_parts();
+                let labels: Vec<String> =
+                    key.labels().map(|l| format!("{}={}", l.key(), l.value())).collect();
+                let DebugValue::Counter(n) = value else { panic!("a counter") };
+                (labels.join(","), n)
+            })
+            .collect();
+        seen.sort();
+        assert_eq!(
+            seen,
+            [
+                ("guard=jwt,policy=bearer,outcome=refused,reason=expired".to_owned(), 1),
+                ("guard=ratelimit,policy=burst,outcome=admitted".to_owned(), 2),
+                (
+                    "guard=ratelimit,policy=burst,outcome=refused,reason=quota exhausted"
+                        .to_owned(),
+                    1
+                ),
+            ]
+        );
+    }
+}
