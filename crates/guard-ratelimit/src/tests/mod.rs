@@ -1,0 +1,48 @@
+//! Tests across modules: one suite run by every algorithm against both stores, the Redis
+//! store's own guarantees (replays, `SCRIPT FLUSH`, outages, Cluster, exactness across
+//! instances), and the guard's HTTP behaviour.
+
+mod guard;
+mod redis;
+mod suite;
+
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+
+use guard_core::BreakerConfig;
+
+use crate::{Algorithm, OnStoreFailure, RateLimitConfig, Verdict};
+
+/// A prefix no other test of this process uses.
+fn unique_prefix(tag: &str) -> String {
+    static N: AtomicU32 = AtomicU32::new(0);
+    format!("t{}-{tag}", N.fetch_add(1, Ordering::Relaxed))
+}
+
+/// A breaker that does not trip on a slow debug build (the tests of outages set their own).
+fn patient_breaker() -> BreakerConfig {
+    BreakerConfig { deadline: Duration::from_secs(5), ..BreakerConfig::default() }
+}
+
+/// A config for the tests: `quotas` as `(name, "n/window")`, fail closed, patient breaker.
+fn config(alg: Algorithm, quotas: &[(&str, &str)]) -> RateLimitConfig {
+    let mut config = RateLimitConfig::new(unique_prefix(alg.code()))
+        .algorithm(alg)
+        .on_store_failure(OnStoreFailure::FailClosed)
+        .breaker(patient_breaker());
+    for (name, quota) in quotas {
+        config = config.quota(*name, quota.parse().expect("a valid quota"));
+    }
+    config
+}
+
+const ALGORITHMS: [Algorithm; 3] =
+    [Algorithm::Gcra, Algorithm::SlidingWindow, Algorithm::FixedWindow];
+
+/// The outcome of a decided verdict, or a failed test.
+fn decided(verdict: Verdict) -> crate::RateLimitOutcome {
+    match verdict {
+        Verdict::Decided(outcome) => outcome,
+        other => panic!("expected a decision, got {other:?}"),
+    }
+}
