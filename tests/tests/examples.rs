@@ -322,13 +322,79 @@ async fn register_scenario(env: &[(&str, &str)]) {
 
 #[tokio::test]
 async fn register_validates_and_creates_users_identically_in_memory() {
-    register_scenario(&[]).await;
+    register_scenario(&[("AUTH_RATE_LIMIT", "1000/60s")]).await;
+}
+
+/// The shared Redis for tests, and a key prefix of this test's own (the Redis is never emptied).
+fn redis_env() -> (String, String) {
+    let url = std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
+    (url, format!("test-{}", unique_username()))
 }
 
 #[tokio::test]
 async fn register_validates_and_creates_users_identically_in_redis() {
-    let url = std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
-    register_scenario(&[("REDIS_URL", &url)]).await;
+    let (url, prefix) = redis_env();
+    let env =
+        [("REDIS_URL", url.as_str()), ("REDIS_PREFIX", &prefix), ("AUTH_RATE_LIMIT", "1000/60s")];
+    register_scenario(&env).await;
+}
+
+/// `AUTH_RATE_LIMIT` per client IP on /v1/auth/*: RateLimit headers on every answer, a 429 with
+/// Retry-After past the limit, and (with Redis) one limit for both servers together.
+async fn auth_limit_scenario(shared: bool) {
+    let (url, prefix) = redis_env();
+    let mut env = vec![("AUTH_RATE_LIMIT", "3/60s")];
+    if shared {
+        env.extend([("REDIS_URL", url.as_str()), ("REDIS_PREFIX", prefix.as_str())]);
+    }
+    let mut servers = Vec::new();
+    for name in EXAMPLES {
+        servers.push(ExampleServer::start(name, &env).await);
+    }
+    let client = reqwest::Client::new();
+    let mut statuses = Vec::new();
+    // Alternate between the servers: shared, they count together; alone, each counts its own.
+    for i in 0..8 {
+        let server = &servers[i % 2];
+        let res = client
+            .post(server.url("/v1/auth/register"))
+            .header("content-type", "application/json")
+            .body("{}")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.headers()["ratelimit-policy"], r#""auth";q=3;w=60"#, "{}", server.name);
+        assert!(res.headers().contains_key("ratelimit"), "{}", server.name);
+        assert_eq!(
+            res.headers()["x-frame-options"],
+            "DENY",
+            "{}: security headers on 429 too",
+            server.name
+        );
+        if res.status() == 429 {
+            let retry: u64 = res.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+            assert!((1..=60).contains(&retry), "{retry}");
+            assert_eq!(res.headers()["content-type"], "application/problem+json");
+        }
+        statuses.push(res.status().as_u16());
+    }
+    let admitted = statuses.iter().filter(|s| **s == 422).count();
+    let refused = statuses.iter().filter(|s| **s == 429).count();
+    assert_eq!(admitted + refused, 8, "{statuses:?}");
+    assert_eq!(admitted, if shared { 3 } else { 6 }, "{statuses:?}");
+    // /health is not limited.
+    let res = client.get(servers[0].url("/health")).send().await.unwrap();
+    assert!(!res.headers().contains_key("ratelimit-policy"));
+}
+
+#[tokio::test]
+async fn the_auth_limit_holds_per_instance_in_memory() {
+    auth_limit_scenario(false).await;
+}
+
+#[tokio::test]
+async fn the_auth_limit_is_one_limit_across_instances_with_redis() {
+    auth_limit_scenario(true).await;
 }
 
 #[tokio::test]

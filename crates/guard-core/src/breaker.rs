@@ -35,7 +35,7 @@ use tokio::time::Instant;
 
 /// How long a store call may take and how the breaker opens and recovers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct BreakerConfig {
     /// Deadline of one call (default 20 ms).
     #[serde(with = "millis")]

@@ -55,6 +55,7 @@ pub struct TrustedProxies {
 
 /// The serialized form: `{ "networks": ["10.0.0.0/8"], "header": "x-forwarded-for" }`.
 #[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 struct TrustedProxiesConfig {
     #[serde(default)]
     networks: Vec<String>,

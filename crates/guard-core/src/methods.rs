@@ -97,10 +97,12 @@ impl TryFrom<Vec<String>> for AllowedMethods {
     type Error = AllowedMethodsError;
 
     fn try_from(names: Vec<String>) -> Result<Self, Self::Error> {
+        // Methods are case-sensitive, and every registered one is upper-case: `get` in a config
+        // file means GET, not an extension method no client sends (CORS reads it the same way).
         let methods = names
             .iter()
             .map(|n| {
-                Method::from_bytes(n.trim().as_bytes())
+                Method::from_bytes(n.trim().to_ascii_uppercase().as_bytes())
                     .map_err(|_| AllowedMethodsError::InvalidMethod(n.clone()))
             })
             .collect::<Result<Vec<_>, _>>()?;
@@ -169,7 +171,7 @@ mod tests {
         let guard: AllowedMethods = serde_json::from_str(r#"["GET", "get", "GET"]"#).unwrap();
         assert_eq!(status_for(&guard, "POST").await, Some(405));
         assert_eq!(status_for(&guard, "GET").await, None);
-        assert_eq!(Vec::<String>::from(guard), ["GET", "get"]);
+        assert_eq!(Vec::<String>::from(guard), ["GET"]);
         assert_eq!(
             serde_json::from_str::<AllowedMethods>(r#"["G ET"]"#).unwrap_err().to_string(),
             "`G ET` is not an HTTP method"

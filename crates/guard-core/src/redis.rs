@@ -78,7 +78,7 @@ impl ConnectionLike for RedisConnection {
 
 /// How to reach Redis; deserializes from configuration.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct RedisSettings {
     /// `redis://…`, `redis+cluster://a:7000,b:7001`, or a comma-separated list of nodes.
     pub url: String,

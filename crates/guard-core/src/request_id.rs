@@ -2,7 +2,8 @@
 //! (set by a proxy in front) or generated, left for the guards inside and the handler, sent back
 //! in the response, and logged once per request with the method, path, status and duration.
 //!
-//! Put it outermost, so that every other guard's log lines can name the request:
+//! Put it outermost, so that its one line per request sees every early answer and the final
+//! status; guards and handlers inside can read the [`RequestId`] from the extensions:
 //!
 //! ```
 //! use guard_core::{Decision, Guard, GuardRequest, GuardResponse, HttpRequestHead, RequestId,

@@ -1,6 +1,8 @@
 //! The reference API on actix-web; `shared/REFERENCE-API.md` is the contract and
 //! `reference_api` holds everything that is not actix-web wiring.
 
+use std::sync::Arc;
+
 use actix_web::{App, HttpResponse, HttpServer, Route, web};
 use guard_actix::{GuardMiddleware, ValidJson};
 use http::{HeaderValue, header};
@@ -38,17 +40,15 @@ fn exit_config(err: impl std::fmt::Display) -> ! {
 fn main() -> std::io::Result<()> {
     reference_api::init_tracing();
     let config = Config::from_env_or_exit();
-    let stack = std::sync::Arc::new(
-        reference_api::security_stack(&config).unwrap_or_else(|err| exit_config(err)),
-    );
     actix_web::rt::System::new().block_on(async move {
-        let api = web::Data::new(
-            reference_api::build_api(&config).await.unwrap_or_else(|err| exit_config(err)),
-        );
+        let built = reference_api::build(&config).await.unwrap_or_else(|err| exit_config(err));
+        let api = web::Data::new(built.api);
+        let security = Arc::new(built.security);
+        let auth = Arc::new(built.auth);
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(api.clone())
-                .wrap(GuardMiddleware::from_shared(stack.clone()))
+                .wrap(GuardMiddleware::from_shared(security.clone()))
                 .service(
                     web::resource("/health")
                         .route(web::get().to(health))
@@ -56,9 +56,14 @@ fn main() -> std::io::Result<()> {
                         .default_service(method_not_allowed("GET,HEAD")),
                 )
                 .service(
-                    web::resource("/v1/auth/register")
-                        .route(web::post().to(register))
-                        .default_service(method_not_allowed("POST")),
+                    web::scope("/v1/auth")
+                        .wrap(GuardMiddleware::from_shared(auth.clone()))
+                        .service(
+                            web::resource("/register")
+                                .route(web::post().to(register))
+                                .default_service(method_not_allowed("POST")),
+                        )
+                        .default_service(web::to(not_found)),
                 )
                 .default_service(web::to(not_found))
         })

@@ -42,15 +42,15 @@ fn exit_config(err: impl std::fmt::Display) -> ! {
 async fn main() -> std::io::Result<()> {
     reference_api::init_tracing();
     let config = Config::from_env_or_exit();
-    let stack = reference_api::security_stack(&config).unwrap_or_else(|err| exit_config(err));
-    let api = reference_api::build_api(&config).await.unwrap_or_else(|err| exit_config(err));
+    let built = reference_api::build(&config).await.unwrap_or_else(|err| exit_config(err));
+    let auth = Router::new().route("/register", post(register)).layer(GuardLayer::new(built.auth));
     let app = Router::new()
         .route("/health", get(health))
-        .route("/v1/auth/register", post(register))
+        .nest("/v1/auth", auth)
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
-        .with_state(api)
-        .layer(GuardLayer::new(stack));
+        .with_state(built.api)
+        .layer(GuardLayer::new(built.security));
     let listener = tokio::net::TcpListener::bind(config.addr).await?;
     tracing::info!(addr = %config.addr, "axum-api listening");
     axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())

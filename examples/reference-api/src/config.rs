@@ -3,7 +3,9 @@
 
 use std::net::SocketAddr;
 
+use guard_core::TrustedProxies;
 use guard_cors::{Cors, CorsPolicy};
+use guard_ratelimit::Quota;
 use http::header::{HeaderName, RETRY_AFTER};
 
 /// The servers' configuration.
@@ -17,6 +19,35 @@ pub struct Config {
     /// `REDIS_URL`: where users, revocations and rate-limit state live, shared by every
     /// instance (default: in process memory).
     pub redis_url: Option<String>,
+    /// `REDIS_PREFIX`: the namespace of every key this server writes to Redis (default `guard`),
+    /// so that several deployments (or test runs) can share one Redis.
+    pub redis_prefix: String,
+    /// `AUTH_RATE_LIMIT`: per client IP on `/v1/auth/*` (default `10/60s`).
+    pub auth_rate_limit: Quota,
+    /// `API_RATE_LIMIT`: per user on the other `/v1` routes (default `100/60s`).
+    pub api_rate_limit: Quota,
+    /// `TRUSTED_PROXIES`: comma-separated CIDRs whose `X-Forwarded-For` is believed (default none).
+    pub trusted_proxies: TrustedProxies,
+}
+
+/// `var`, or `default` when unset or empty.
+fn or_default(var: &impl Fn(&str) -> Option<String>, name: &str, default: &str) -> String {
+    var(name).filter(|v| !v.trim().is_empty()).unwrap_or_else(|| default.to_owned())
+}
+
+/// Parses `name`'s value (or `default`) with `parse`, naming the variable on failure.
+fn parsed<T, E: std::fmt::Display>(
+    var: &impl Fn(&str) -> Option<String>,
+    name: &'static str,
+    default: &str,
+    parse: impl FnOnce(&str) -> Result<T, E>,
+) -> Result<T, ConfigError> {
+    let value = or_default(var, name, default);
+    parse(value.trim()).map_err(|err| ConfigError {
+        variable: name,
+        reason: err.to_string(),
+        value,
+    })
 }
 
 /// A variable with a value the server cannot use.
@@ -62,7 +93,26 @@ impl Config {
             reason,
         })?;
         let redis_url = var("REDIS_URL").filter(|url| !url.trim().is_empty());
-        Ok(Self { addr, cors, redis_url })
+        let redis_prefix = parsed(&var, "REDIS_PREFIX", "guard", |p| {
+            let plain = p.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_:.".contains(&b));
+            if plain && !p.is_empty() && p.len() <= 64 {
+                Ok(p.to_owned())
+            } else {
+                Err("expected 1 to 64 letters, digits, '-', '_', ':' or '.'")
+            }
+        })?;
+        let auth_rate_limit = parsed(&var, "AUTH_RATE_LIMIT", "10/60s", str::parse::<Quota>)?;
+        let api_rate_limit = parsed(&var, "API_RATE_LIMIT", "100/60s", str::parse::<Quota>)?;
+        let trusted_proxies = parsed(&var, "TRUSTED_PROXIES", "", TrustedProxies::parse)?;
+        Ok(Self {
+            addr,
+            cors,
+            redis_url,
+            redis_prefix,
+            auth_rate_limit,
+            api_rate_limit,
+            trusted_proxies,
+        })
     }
 }
 
@@ -94,6 +144,25 @@ mod tests {
         let err = Config::from_vars(|_| Some("localhost".into())).unwrap_err();
         assert_eq!(err.variable, "GUARD_ADDR");
         assert!(err.to_string().starts_with("GUARD_ADDR: "), "{err}");
+    }
+
+    #[test]
+    fn limits_proxies_and_prefix_are_validated_at_start_up() {
+        let with = |name: &'static str, value: &'static str| {
+            Config::from_vars(move |n| (n == name).then(|| value.to_owned()))
+        };
+        assert_eq!(
+            with("AUTH_RATE_LIMIT", "7/1s").unwrap().auth_rate_limit,
+            "7/1s".parse().unwrap()
+        );
+        for (name, bad) in [
+            ("AUTH_RATE_LIMIT", "ten per minute"),
+            ("API_RATE_LIMIT", "0/60s"),
+            ("TRUSTED_PROXIES", "10.0.0.0/8,not-a-net"),
+            ("REDIS_PREFIX", "a b"),
+        ] {
+            assert_eq!(with(name, bad).unwrap_err().variable, name, "{bad}");
+        }
     }
 
     #[test]

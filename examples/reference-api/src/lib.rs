@@ -20,7 +20,7 @@ pub mod users;
 
 pub use api::Api;
 pub use config::{Config, ConfigError};
-pub use stack::{SecurityStack, StackError, security_stack};
+pub use stack::{AuthStack, SecurityStack, StackError, auth_stack, security_stack};
 
 /// Sends logs to stderr, filtered by `RUST_LOG` (default `info`).
 pub fn init_tracing() {
@@ -47,21 +47,52 @@ pub fn not_found() -> guard_core::Problem {
     guard_core::Problem::new(guard_core::ProblemType::NOT_FOUND)
 }
 
-/// Builds the API's state from the configuration: users in Redis when `REDIS_URL` is set (the
-/// connection is made now, so a wrong URL stops start-up), else in memory.
-pub async fn build_api(config: &Config) -> Result<Api, ConfigError> {
-    let users = match &config.redis_url {
-        Some(url) => {
-            let conn = guard_core::redis::connect(url).await.map_err(|err| ConfigError {
-                variable: "REDIS_URL",
-                value: url.clone(),
-                reason: err.to_string(),
-            })?;
-            users::UserStore::redis(conn, "guard-reference-api")
-        }
-        None => users::UserStore::memory(100_000),
+/// Everything a server needs, built from the configuration: the routes' state and one guard
+/// stack per route group.
+#[derive(Debug)]
+pub struct ReferenceApi {
+    /// The routes' state.
+    pub api: Api,
+    /// On every route.
+    pub security: SecurityStack,
+    /// On `/v1/auth/*`.
+    pub auth: AuthStack,
+}
+
+/// The server cannot start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    /// A variable has a bad value.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// A guard refused its configuration.
+    #[error(transparent)]
+    Stack(#[from] StackError),
+}
+
+/// Builds the server from its configuration. With `REDIS_URL`, users and rate-limit state live in
+/// Redis, shared by every instance (the connection is made now, so a wrong URL stops start-up);
+/// else in process memory.
+pub async fn build(config: &Config) -> Result<ReferenceApi, StartupError> {
+    let redis =
+        match &config.redis_url {
+            Some(url) => Some(guard_core::redis::connect(url).await.map_err(|err| {
+                ConfigError { variable: "REDIS_URL", value: url.clone(), reason: err.to_string() }
+            })?),
+            None => None,
+        };
+    let (users, store): (users::UserStore, guard_ratelimit::Store) = match redis {
+        Some(conn) => (
+            users::UserStore::redis(conn.clone(), format!("{}:users", config.redis_prefix)),
+            conn.into(),
+        ),
+        None => (users::UserStore::memory(100_000), guard_ratelimit::MemoryStore::default().into()),
     };
-    Ok(Api::new(users))
+    Ok(ReferenceApi {
+        api: Api::new(users),
+        security: security_stack(config)?,
+        auth: stack::auth_stack(config, store)?,
+    })
 }
 
 /// The body of `GET /health`.

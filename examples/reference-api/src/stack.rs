@@ -1,13 +1,15 @@
-//! The guard stack both servers install on every route.
+//! The guard stacks, one per route group, written once for both servers: the security stack on
+//! every route, the strict per-IP limit on `/v1/auth/*`.
 
 use guard_core::{AllowedMethods, GuardExt, RequestIdGuard, Stack};
 use guard_cors::Cors;
 use guard_headers::SecureHeaders;
+use guard_ratelimit::{Key, OnStoreFailure, RateLimitConfig, RateLimiter, Store};
 
 use crate::Config;
 
-/// The request id outermost (every later log line can name the request, and the one log line per
-/// request sees the final status); security headers next, so that every answer (the handler's and
+/// The request id outermost (its one log line per request sees every early answer and the final
+/// status); security headers next, so that every answer (the handler's and
 /// every early answer of the guards inside) carries them; CORS next, so that browsers may read the
 /// early answers of the guards inside it (a 405, a 401, a 429); then the method filter.
 pub type SecurityStack = Stack<Stack<Stack<RequestIdGuard, SecureHeaders>, Cors>, AllowedMethods>;
@@ -18,6 +20,23 @@ pub enum StackError {
     /// The security headers policy is invalid.
     #[error("security headers: {0}")]
     Headers(#[from] guard_headers::HeadersError),
+    /// A rate limit is invalid.
+    #[error("rate limit: {0}")]
+    RateLimit(#[from] guard_ratelimit::RateLimitError),
+}
+
+/// `/v1/auth/*`: `AUTH_RATE_LIMIT` per client IP (behind `TRUSTED_PROXIES`), failing closed
+/// (503) while a shared store is down: login is where guessing happens (OWASP API2).
+pub type AuthStack = RateLimiter;
+
+/// Builds the `/v1/auth/*` stack on `store`.
+pub fn auth_stack(config: &Config, store: Store) -> Result<AuthStack, StackError> {
+    Ok(RateLimitConfig::new(format!("{}:rl:auth", config.redis_prefix))
+        .quota("auth", config.auth_rate_limit.clone())
+        .key(Key::client_ip())
+        .trusted_proxies(config.trusted_proxies.clone())
+        .on_store_failure(OnStoreFailure::FailClosed)
+        .build(store)?)
 }
 
 /// Builds the stack: OWASP API headers (`guard_headers::api()`), the configured CORS allowlist,
