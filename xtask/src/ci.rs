@@ -17,7 +17,26 @@ use crate::redis;
 
 /// Every step, in the order it runs; the summary lists the ones never reached
 /// as skipped.
-const PLAN: [&str; 5] = ["fmt", "clippy", "redis", "test", "doc"];
+const PLAN: [&str; 6] = ["fmt", "clippy", "features", "redis", "test", "doc"];
+
+/// Each library crate with each of its feature sets on its own: users pick only what they need,
+/// so every crate must build without the features that the rest of the workspace turns on (a
+/// workspace build unifies features and would hide a missing `cfg`).
+const FEATURE_SETS: &[(&str, &str)] = &[
+    ("guard-core", ""),
+    ("guard-core", "http02"),
+    ("guard-core", "breaker"),
+    ("guard-core", "redis"),
+    ("guard-headers", ""),
+    ("guard-cors", ""),
+    ("guard-validate", ""),
+    ("guard-ratelimit", ""),
+    ("guard-actix", ""),
+    ("guard-actix", "validate"),
+    ("guard-tower", ""),
+    ("guard-tower", "axum"),
+    ("guard-tower", "validate"),
+];
 
 /// Runs the whole pipeline and prints the summary.
 pub fn run() -> ExitCode {
@@ -50,6 +69,29 @@ impl Ci {
             &["clippy", "--workspace", "--all-targets", "--locked", "--", "-D", "warnings"],
             Vec::new(),
         )?;
+
+        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+        let root = self.root.clone();
+        self.timed("features", || {
+            for (krate, features) in FEATURE_SETS {
+                let mut args =
+                    vec!["check", "--locked", "--quiet", "-p", krate, "--no-default-features"];
+                if !features.is_empty() {
+                    args.extend(["--features", features]);
+                }
+                let shown = format!("cargo {}", args.join(" "));
+                eprintln!("==> features: {shown}");
+                let status = Command::new(&cargo)
+                    .args(&args)
+                    .current_dir(&root)
+                    .status()
+                    .map_err(|err| format!("could not run `{shown}`: {err}"))?;
+                if !status.success() {
+                    return Err(format!("`{shown}` failed ({status})"));
+                }
+            }
+            Ok(())
+        })?;
 
         // Only the tests need Redis, so it is looked for (or started) right
         // before them. `test_redis` owns any server we started: it is dropped

@@ -32,7 +32,7 @@ pub type AuthStack = RateLimiter;
 /// Builds the `/v1/auth/*` stack on `store`.
 pub fn auth_stack(config: &Config, store: Store) -> Result<AuthStack, StackError> {
     Ok(RateLimitConfig::new(format!("{}:rl:auth", config.redis_prefix))
-        .quota("auth", config.auth_rate_limit.clone())
+        .quota("auth", config.auth_rate_limit)
         .key(Key::client_ip())
         .trusted_proxies(config.trusted_proxies.clone())
         .on_store_failure(OnStoreFailure::FailClosed)
