@@ -23,6 +23,8 @@
 
 mod convert;
 mod extract;
+#[cfg(feature = "jwt")]
+mod jwt;
 mod middleware;
 mod request;
 mod response;
@@ -31,6 +33,8 @@ mod validate;
 
 pub use convert::{into_response, problem};
 pub use extract::{GuardData, GuardExtensions};
+#[cfg(feature = "jwt")]
+pub use jwt::Claims;
 pub use middleware::{GuardMiddleware, GuardService};
 #[cfg(feature = "validate")]
 pub use validate::{AllowUnknownKeys, JsonLimits, JsonRejection, ValidJson};

@@ -26,6 +26,8 @@
 #![warn(missing_docs)]
 
 mod future;
+#[cfg(feature = "jwt")]
+mod jwt;
 mod layer;
 mod response;
 mod service;
@@ -33,6 +35,8 @@ mod service;
 mod validate;
 
 pub use future::ResponseFuture;
+#[cfg(feature = "jwt")]
+pub use jwt::Claims;
 pub use layer::GuardLayer;
 pub use response::{GuardBody, into_response, problem};
 pub use service::GuardService;
