@@ -13,6 +13,20 @@ use std::time::{Duration, Instant};
 /// The example server binaries, one per framework: every behaviour test runs against both.
 pub const EXAMPLES: [&str; 2] = ["actix-api", "axum-api"];
 
+/// Every variable the example servers read (REFERENCE-API.md, plus `REDIS_PREFIX`).
+pub const SERVER_VARIABLES: [&str; 10] = [
+    "GUARD_ADDR",
+    "REDIS_URL",
+    "REDIS_PREFIX",
+    "JWT_SECRET",
+    "CORS_ORIGINS",
+    "AUTH_RATE_LIMIT",
+    "API_RATE_LIMIT",
+    "TRUSTED_PROXIES",
+    "TOKEN_TTL",
+    "RUST_LOG",
+];
+
 /// The path of an example binary, built once per test process with the same cargo and profile
 /// that runs the tests (so it is up to date with the code under test).
 pub fn example_binary(name: &str) -> PathBuf {
@@ -75,6 +89,11 @@ impl ExampleServer {
             ));
             let stderr = std::fs::File::create(&log).expect("create the server's log file");
             let mut cmd = Command::new(&bin);
+            // Only what the test passes: the test process's own environment (CI exports
+            // REDIS_URL for the tests) must not turn a memory-mode server into a Redis one.
+            for var in SERVER_VARIABLES {
+                cmd.env_remove(var);
+            }
             cmd.env("GUARD_ADDR", addr.to_string())
                 .env("RUST_LOG", "warn")
                 .stdin(Stdio::null())

@@ -31,11 +31,16 @@ const FEATURE_SETS: &[(&str, &str)] = &[
     ("guard-cors", ""),
     ("guard-validate", ""),
     ("guard-ratelimit", ""),
+    ("guard-jwt", ""),
+    ("guard-jwt", "redis"),
+    ("guard-jwt", "jwks"),
     ("guard-actix", ""),
     ("guard-actix", "validate"),
+    ("guard-actix", "jwt"),
     ("guard-tower", ""),
     ("guard-tower", "axum"),
     ("guard-tower", "validate"),
+    ("guard-tower", "jwt"),
 ];
 
 /// Runs the whole pipeline and prints the summary.

@@ -1,5 +1,10 @@
 //! The reference API on axum; `shared/REFERENCE-API.md` is the contract and `reference_api`
 //! holds everything that is not axum wiring.
+//!
+//! The guards are wired as one stack per route group, each applied with one layer: the
+//! security stack on the whole router, the per-IP limit on the `/v1/auth` router, the bearer
+//! token on its logout and password routes, and the bearer token plus the per-user limit on the
+//! other `/v1` routes. `route_layer` keeps a wrong method a 405 rather than a 401.
 
 use std::net::SocketAddr;
 
@@ -7,9 +12,9 @@ use axum::Router;
 use axum::extract::State;
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
-use guard_tower::{GuardLayer, ValidJson};
+use guard_tower::{Claims, GuardLayer, ValidJson};
 use http::header;
-use reference_api::api::Register;
+use reference_api::api::{AccessClaims, ChangePassword, Login, Register};
 use reference_api::{Api, Config, HEALTH_BODY};
 
 async fn health() -> impl IntoResponse {
@@ -21,6 +26,26 @@ async fn register(
     ValidJson(body): ValidJson<Register>,
 ) -> impl IntoResponse {
     guard_tower::into_response(api.register(body).await)
+}
+
+async fn login(State(api): State<Api>, ValidJson(body): ValidJson<Login>) -> impl IntoResponse {
+    guard_tower::into_response(api.login(body).await)
+}
+
+async fn logout(State(api): State<Api>, claims: Claims<AccessClaims>) -> impl IntoResponse {
+    guard_tower::into_response(api.logout(&claims.0).await)
+}
+
+async fn password(
+    State(api): State<Api>,
+    claims: Claims<AccessClaims>,
+    ValidJson(body): ValidJson<ChangePassword>,
+) -> impl IntoResponse {
+    guard_tower::into_response(api.change_password(&claims.0, body).await)
+}
+
+async fn me(State(api): State<Api>, claims: Claims<AccessClaims>) -> impl IntoResponse {
+    guard_tower::into_response(api.me(&claims.0).await)
 }
 
 async fn not_found() -> impl IntoResponse {
@@ -43,10 +68,17 @@ async fn main() -> std::io::Result<()> {
     reference_api::init_tracing();
     let config = Config::from_env_or_exit();
     let built = reference_api::build(&config).await.unwrap_or_else(|err| exit_config(err));
-    let auth = Router::new().route("/register", post(register)).layer(GuardLayer::new(built.auth));
+    let bearer = GuardLayer::new(built.bearer);
+    let auth = Router::new()
+        .route("/register", post(register))
+        .route("/login", post(login))
+        .route("/logout", post(logout).route_layer(bearer.clone()))
+        .route("/password", post(password).route_layer(bearer))
+        .layer(GuardLayer::new(built.auth));
     let app = Router::new()
         .route("/health", get(health))
         .nest("/v1/auth", auth)
+        .route("/v1/me", get(me).route_layer(GuardLayer::new(built.user)))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(built.api)

@@ -3,11 +3,54 @@
 //! response unchanged, so both answer byte for byte alike.
 
 use garde::Validate;
-use guard_core::{GuardResponse, Problem};
+use guard_core::{GuardResponse, Problem, ProblemType};
+use guard_jwt::{Jwt, TokenIssuer, VerifiedClaims};
 use http::{HeaderValue, StatusCode, header};
 use serde::{Deserialize, Serialize};
 
-use crate::users::{User, UserStore};
+use crate::users::{User, UserError, UserStore};
+
+/// The application's claims: the subject is the user id. Everything else (`jti`, `iat`, `exp`)
+/// is in the verified token's `TokenInfo`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct AccessClaims {
+    /// The user id.
+    pub sub: String,
+}
+
+/// The verified claims as handlers receive them.
+pub type Claims = VerifiedClaims<AccessClaims>;
+
+/// `POST /v1/auth/login`. Deliberately loose rules: a login must not reveal the registration
+/// rules, and every wrong answer is the same 401.
+#[derive(Debug, Deserialize, Validate)]
+pub struct Login {
+    /// The username.
+    #[garde(length(min = 1, max = 64))]
+    pub username: String,
+    /// The password.
+    #[garde(length(min = 1, max = 1024))]
+    pub password: String,
+}
+
+/// `POST /v1/auth/password`.
+#[derive(Debug, Deserialize, Validate)]
+pub struct ChangePassword {
+    /// The password now.
+    #[garde(length(min = 1, max = 1024))]
+    pub current_password: String,
+    /// The new password, at least 12 characters.
+    #[garde(length(chars, min = 12, max = 1024))]
+    pub new_password: String,
+}
+
+/// The answer to a successful login.
+#[derive(Debug, Serialize)]
+struct TokenReply<'a> {
+    access_token: &'a str,
+    token_type: &'static str,
+    expires_in: u64,
+}
 
 /// `POST /v1/auth/register`: username 3-20 ASCII letters or digits, a valid email, a password of
 /// at least 12 characters, and nothing else (unknown keys are refused by `ValidJson`).
@@ -48,16 +91,24 @@ pub fn json(status: StatusCode, body: &impl Serialize) -> GuardResponse {
     }
 }
 
-/// What the routes share: the user store.
+/// What the routes share: the user store, the token verifier (with its revocation store) and
+/// the token issuer.
 #[derive(Debug, Clone)]
 pub struct Api {
     users: UserStore,
+    jwt: Jwt<AccessClaims>,
+    issuer: TokenIssuer,
 }
 
 impl Api {
-    /// The API over `users`.
-    pub fn new(users: UserStore) -> Self {
-        Self { users }
+    /// The API over `users`, verifying with `jwt` and minting with `issuer`.
+    pub fn new(users: UserStore, jwt: Jwt<AccessClaims>, issuer: TokenIssuer) -> Self {
+        Self { users, jwt, issuer }
+    }
+
+    /// The bearer-token guard of the authenticated routes.
+    pub fn jwt(&self) -> &Jwt<AccessClaims> {
+        &self.jwt
     }
 
     /// The user store.
@@ -69,10 +120,82 @@ impl Api {
     pub async fn register(&self, input: Register) -> GuardResponse {
         match self.users.create(&input.username, &input.email, &input.password).await {
             Ok(user) => json(StatusCode::CREATED, &PublicUser::from(&user)),
-            Err(err) => {
-                tracing::info!(guard = "register", reason = %err, "registration refused");
-                Problem::from(err).to_response()
-            }
+            Err(err) => refused("register", err),
         }
     }
+
+    /// `POST /v1/auth/login`: 200 with a bearer token; one 401 for an unknown user and a wrong
+    /// password alike, in about the same time.
+    pub async fn login(&self, input: Login) -> GuardResponse {
+        let user = match self.users.authenticate(&input.username, &input.password).await {
+            Ok(user) => user,
+            Err(err) => return refused("login", err),
+        };
+        match self.issuer.issue(&user.id) {
+            Ok(token) => json(
+                StatusCode::OK,
+                &TokenReply {
+                    access_token: &token.token,
+                    token_type: "Bearer",
+                    expires_in: token.expires_in,
+                },
+            ),
+            Err(err) => Problem::from(err).to_response(),
+        }
+    }
+
+    /// `POST /v1/auth/logout`: 204; this token is refused from now on, by every instance that
+    /// shares the revocation store.
+    pub async fn logout(&self, claims: &Claims) -> GuardResponse {
+        match self.jwt.revoke(&claims.token).await {
+            Ok(()) => GuardResponse::new(StatusCode::NO_CONTENT),
+            Err(err) => err.to_problem().to_response(),
+        }
+    }
+
+    /// `POST /v1/auth/password`: 204; every token of this user issued before now is refused
+    /// everywhere. The tokens are revoked before the new password is stored, so a store failure
+    /// can never leave old tokens alive after a password change.
+    pub async fn change_password(&self, claims: &Claims, input: ChangePassword) -> GuardResponse {
+        let user = match self.users.check_password(&claims.sub, &input.current_password).await {
+            Ok(user) => user,
+            Err(err) => return refused("password", err),
+        };
+        if let Err(err) = self.jwt.revoke_all_for(&claims.sub).await {
+            return err.to_problem().to_response();
+        }
+        match self.users.set_password(user, &input.new_password).await {
+            Ok(_) => GuardResponse::new(StatusCode::NO_CONTENT),
+            Err(err) => refused("password", err),
+        }
+    }
+
+    /// `GET /v1/me`: the authenticated user.
+    pub async fn me(&self, claims: &Claims) -> GuardResponse {
+        match self.users.by_id(&claims.sub).await {
+            Ok(Some(user)) => json(StatusCode::OK, &PublicUser::from(&user)),
+            // A valid token for a user that no longer exists.
+            Ok(None) => Problem::new(ProblemType::INVALID_TOKEN)
+                .with_header(
+                    header::WWW_AUTHENTICATE,
+                    HeaderValue::from_static(
+                        r#"Bearer realm="guard", error="invalid_token", error_description="unknown subject""#,
+                    ),
+                )
+                .to_response(),
+            Err(err) => refused("me", err),
+        }
+    }
+}
+
+/// A refusal of a route's own (not a guard's): logged once like the guards' refusals.
+fn refused(route: &'static str, err: UserError) -> GuardResponse {
+    let problem = Problem::from(err);
+    let reason = match problem.status {
+        StatusCode::UNAUTHORIZED => "bad credentials",
+        StatusCode::CONFLICT => "username taken",
+        _ => "user store unavailable",
+    };
+    guard_core::observe::refused("route", route, reason, problem.status);
+    problem.to_response()
 }

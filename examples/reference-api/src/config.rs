@@ -28,6 +28,11 @@ pub struct Config {
     pub api_rate_limit: Quota,
     /// `TRUSTED_PROXIES`: comma-separated CIDRs whose `X-Forwarded-For` is believed (default none).
     pub trusted_proxies: TrustedProxies,
+    /// `JWT_SECRET`: the HS256 key, at least 32 bytes (default: random per process, with a logged
+    /// warning, so tokens do not survive a restart and instances do not accept each other's).
+    pub jwt_secret: Option<String>,
+    /// `TOKEN_TTL`: access-token lifetime in seconds (default 900, at most one day).
+    pub token_ttl: std::time::Duration,
 }
 
 /// `var`, or `default` when unset or empty.
@@ -104,6 +109,20 @@ impl Config {
         let auth_rate_limit = parsed(&var, "AUTH_RATE_LIMIT", "10/60s", str::parse::<Quota>)?;
         let api_rate_limit = parsed(&var, "API_RATE_LIMIT", "100/60s", str::parse::<Quota>)?;
         let trusted_proxies = parsed(&var, "TRUSTED_PROXIES", "", TrustedProxies::parse)?;
+        let jwt_secret = match var("JWT_SECRET") {
+            Some(secret) if secret.len() < 32 => {
+                return Err(ConfigError {
+                    variable: "JWT_SECRET",
+                    value: "(hidden)".into(),
+                    reason: format!("must be at least 32 bytes, got {}", secret.len()),
+                });
+            }
+            other => other,
+        };
+        let token_ttl = parsed(&var, "TOKEN_TTL", "900", |v| match v.parse::<u64>() {
+            Ok(secs) if (1..=86_400).contains(&secs) => Ok(std::time::Duration::from_secs(secs)),
+            _ => Err("expected whole seconds from 1 to 86400"),
+        })?;
         Ok(Self {
             addr,
             cors,
@@ -112,6 +131,8 @@ impl Config {
             auth_rate_limit,
             api_rate_limit,
             trusted_proxies,
+            jwt_secret,
+            token_ttl,
         })
     }
 }
@@ -160,6 +181,9 @@ mod tests {
             ("API_RATE_LIMIT", "0/60s"),
             ("TRUSTED_PROXIES", "10.0.0.0/8,not-a-net"),
             ("REDIS_PREFIX", "a b"),
+            ("JWT_SECRET", "too short"),
+            ("TOKEN_TTL", "0"),
+            ("TOKEN_TTL", "15m"),
         ] {
             assert_eq!(with(name, bad).unwrap_err().variable, name, "{bad}");
         }

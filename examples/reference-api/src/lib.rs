@@ -20,7 +20,10 @@ pub mod users;
 
 pub use api::Api;
 pub use config::{Config, ConfigError};
-pub use stack::{AuthStack, SecurityStack, StackError, auth_stack, security_stack};
+pub use stack::{
+    AuthStack, BearerStack, SecurityStack, StackError, UserStack, auth_stack, security_stack,
+    user_stack,
+};
 
 /// Sends logs to stderr, filtered by `RUST_LOG` (default `info`).
 pub fn init_tracing() {
@@ -57,6 +60,10 @@ pub struct ReferenceApi {
     pub security: SecurityStack,
     /// On `/v1/auth/*`.
     pub auth: AuthStack,
+    /// On `/v1/auth/logout` and `/v1/auth/password`, inside `auth`.
+    pub bearer: BearerStack,
+    /// On the other `/v1` routes.
+    pub user: UserStack,
 }
 
 /// The server cannot start.
@@ -81,17 +88,47 @@ pub async fn build(config: &Config) -> Result<ReferenceApi, StartupError> {
             })?),
             None => None,
         };
-    let (users, store): (users::UserStore, guard_ratelimit::Store) = match redis {
+    let secret = config.jwt_secret.clone().unwrap_or_else(|| {
+        tracing::warn!(
+            "JWT_SECRET is not set: using a random key for this process; tokens will not survive \
+             a restart and other instances will refuse them"
+        );
+        let bytes: [u8; 32] = rand::random();
+        bytes.iter().map(|b| format!("{b:02x}")).collect()
+    });
+    let policy = guard_jwt::JwtPolicy {
+        realm: "guard".into(),
+        revocation: guard_jwt::RevocationPolicy {
+            max_token_lifetime: config.token_ttl,
+            ..guard_jwt::RevocationPolicy::default()
+        },
+        ..guard_jwt::JwtPolicy::hs256(secret.clone())
+    };
+    let jwt = policy.build::<api::AccessClaims>().map_err(StackError::from)?;
+    let issuer =
+        guard_jwt::TokenIssuer::hs256(secret, config.token_ttl).map_err(StackError::from)?;
+    let prefix = &config.redis_prefix;
+    let (users, jwt, store): (users::UserStore, _, guard_ratelimit::Store) = match redis {
         Some(conn) => (
-            users::UserStore::redis(conn.clone(), format!("{}:users", config.redis_prefix)),
+            users::UserStore::redis(conn.clone(), format!("{prefix}:users")),
+            jwt.with_revocation_store(guard_jwt::RedisRevocationStore::new(
+                conn.clone(),
+                format!("{prefix}:revoked"),
+            )),
             conn.into(),
         ),
-        None => (users::UserStore::memory(100_000), guard_ratelimit::MemoryStore::default().into()),
+        None => (
+            users::UserStore::memory(100_000),
+            jwt.with_revocation_store(guard_jwt::MemoryRevocationStore::new(100_000)),
+            guard_ratelimit::MemoryStore::default().into(),
+        ),
     };
     Ok(ReferenceApi {
-        api: Api::new(users),
+        api: Api::new(users, jwt.clone(), issuer),
         security: security_stack(config)?,
-        auth: stack::auth_stack(config, store)?,
+        auth: stack::auth_stack(config, store.clone())?,
+        bearer: jwt.clone(),
+        user: stack::user_stack(config, jwt, store)?,
     })
 }
 

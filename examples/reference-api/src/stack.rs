@@ -1,12 +1,15 @@
 //! The guard stacks, one per route group, written once for both servers: the security stack on
-//! every route, the strict per-IP limit on `/v1/auth/*`.
+//! every route, the strict per-IP limit on `/v1/auth/*`, the bearer token (and on `/v1` routes
+//! outside `/v1/auth`, the per-user limit) on the authenticated routes.
 
 use guard_core::{AllowedMethods, GuardExt, RequestIdGuard, Stack};
 use guard_cors::Cors;
 use guard_headers::SecureHeaders;
+use guard_jwt::Jwt;
 use guard_ratelimit::{Key, OnStoreFailure, RateLimitConfig, RateLimiter, Store};
 
 use crate::Config;
+use crate::api::{AccessClaims, Claims};
 
 /// The request id outermost (its one log line per request sees every early answer and the final
 /// status); security headers next, so that every answer (the handler's and
@@ -20,6 +23,9 @@ pub enum StackError {
     /// The security headers policy is invalid.
     #[error("security headers: {0}")]
     Headers(#[from] guard_headers::HeadersError),
+    /// The JWT policy is invalid.
+    #[error("jwt: {0}")]
+    Jwt(#[from] guard_jwt::JwtError),
     /// A rate limit is invalid.
     #[error("rate limit: {0}")]
     RateLimit(#[from] guard_ratelimit::RateLimitError),
@@ -46,4 +52,27 @@ pub fn security_stack(config: &Config) -> Result<SecurityStack, StackError> {
         .then(guard_headers::api().build()?)
         .then(config.cors.clone())
         .then(AllowedMethods::default()))
+}
+
+/// `/v1/auth/logout` and `/v1/auth/password`: a bearer token (inside the per-IP limit of their
+/// group).
+pub type BearerStack = Jwt<AccessClaims>;
+
+/// The other `/v1` routes: a bearer token, then `API_RATE_LIMIT` per user (the token's subject,
+/// which the JWT guard leaves for the limiter).
+pub type UserStack = Stack<Jwt<AccessClaims>, RateLimiter>;
+
+/// Builds the `/v1` (outside `/v1/auth`) stack on `store`.
+pub fn user_stack(
+    config: &Config,
+    jwt: Jwt<AccessClaims>,
+    store: Store,
+) -> Result<UserStack, StackError> {
+    let per_user = RateLimitConfig::new(format!("{}:rl:api", config.redis_prefix))
+        .quota("api", config.api_rate_limit)
+        .key(Key::from_extension(|claims: &Claims| Some(claims.sub.clone())))
+        .trusted_proxies(config.trusted_proxies.clone())
+        .on_store_failure(OnStoreFailure::FailClosed)
+        .build(store)?;
+    Ok(jwt.then(per_user))
 }

@@ -232,15 +232,14 @@ impl UserStore {
         }
     }
 
-    /// Replaces the password of user `id` after checking the current one.
-    pub async fn change_password(
-        &self,
-        id: &str,
-        current: &str,
-        new: &str,
-    ) -> Result<User, UserError> {
+    /// The user `id` if `password` is theirs (one answer for an unknown id and a wrong password).
+    pub async fn check_password(&self, id: &str, password: &str) -> Result<User, UserError> {
         let user = self.by_id(id).await?.ok_or(UserError::BadCredentials)?;
-        let user = self.authenticate(&user.username, current).await?;
+        self.authenticate(&user.username, password).await
+    }
+
+    /// Stores a new password for `user`.
+    pub async fn set_password(&self, user: User, new: &str) -> Result<User, UserError> {
         let updated = User { password_hash: hash(new.to_owned()).await?, ..user };
         let key = updated.username.to_ascii_lowercase();
         match &*self.backend {
@@ -280,10 +279,11 @@ mod tests {
         ));
         assert_eq!(store.by_id(&user.id).await.unwrap().unwrap().username, name);
         assert!(matches!(
-            store.change_password(&user.id, "wrong", "new password 123").await,
+            store.check_password(&user.id, "wrong").await,
             Err(UserError::BadCredentials)
         ));
-        store.change_password(&user.id, "correct horse battery", "new password 123").await.unwrap();
+        let checked = store.check_password(&user.id, "correct horse battery").await.unwrap();
+        store.set_password(checked, "new password 123").await.unwrap();
         assert!(store.authenticate(name, "correct horse battery").await.is_err());
         assert!(store.authenticate(name, "new password 123").await.is_ok());
     }
