@@ -13,8 +13,9 @@ use std::time::{Duration, Instant};
 /// The example server binaries, one per framework: every behaviour test runs against both.
 pub const EXAMPLES: [&str; 2] = ["actix-api", "axum-api"];
 
-/// Every variable the example servers read (REFERENCE-API.md, plus `REDIS_PREFIX`).
-pub const SERVER_VARIABLES: [&str; 10] = [
+/// Every variable the example servers read (REFERENCE-API.md, plus `REDIS_PREFIX` and
+/// `STORE_DEADLINE_MS`).
+pub const SERVER_VARIABLES: [&str; 11] = [
     "GUARD_ADDR",
     "REDIS_URL",
     "REDIS_PREFIX",
@@ -24,6 +25,7 @@ pub const SERVER_VARIABLES: [&str; 10] = [
     "API_RATE_LIMIT",
     "TRUSTED_PROXIES",
     "TOKEN_TTL",
+    "STORE_DEADLINE_MS",
     "RUST_LOG",
 ];
 

@@ -33,6 +33,10 @@ pub struct Config {
     pub jwt_secret: Option<String>,
     /// `TOKEN_TTL`: access-token lifetime in seconds (default 900, at most one day).
     pub token_ttl: std::time::Duration,
+    /// `STORE_DEADLINE_MS`: how long one call to Redis may take before it counts as failed and
+    /// opens the circuit breaker (default 20 ms). Not in the reference contract: raise it for
+    /// slow networks, or for test machines where debug builds share two cores with load.
+    pub store_deadline: std::time::Duration,
 }
 
 /// `var`, or `default` when unset or empty.
@@ -123,6 +127,10 @@ impl Config {
             Ok(secs) if (1..=86_400).contains(&secs) => Ok(std::time::Duration::from_secs(secs)),
             _ => Err("expected whole seconds from 1 to 86400"),
         })?;
+        let store_deadline = parsed(&var, "STORE_DEADLINE_MS", "20", |v| match v.parse::<u64>() {
+            Ok(ms) if (1..=10_000).contains(&ms) => Ok(std::time::Duration::from_millis(ms)),
+            _ => Err("expected whole milliseconds from 1 to 10000"),
+        })?;
         Ok(Self {
             addr,
             cors,
@@ -133,6 +141,7 @@ impl Config {
             trusted_proxies,
             jwt_secret,
             token_ttl,
+            store_deadline,
         })
     }
 }
@@ -184,6 +193,7 @@ mod tests {
             ("JWT_SECRET", "too short"),
             ("TOKEN_TTL", "0"),
             ("TOKEN_TTL", "15m"),
+            ("STORE_DEADLINE_MS", "0"),
         ] {
             assert_eq!(with(name, bad).unwrap_err().variable, name, "{bad}");
         }

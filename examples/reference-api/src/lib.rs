@@ -100,6 +100,7 @@ pub async fn build(config: &Config) -> Result<ReferenceApi, StartupError> {
         realm: "guard".into(),
         revocation: guard_jwt::RevocationPolicy {
             max_token_lifetime: config.token_ttl,
+            breaker: stack::breaker(config),
             ..guard_jwt::RevocationPolicy::default()
         },
         ..guard_jwt::JwtPolicy::hs256(secret.clone())

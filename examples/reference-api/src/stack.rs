@@ -42,7 +42,13 @@ pub fn auth_stack(config: &Config, store: Store) -> Result<AuthStack, StackError
         .key(Key::client_ip())
         .trusted_proxies(config.trusted_proxies.clone())
         .on_store_failure(OnStoreFailure::FailClosed)
+        .breaker(breaker(config))
         .build(store)?)
+}
+
+/// The deadline and circuit breaker around every Redis call of the servers' guards.
+pub(crate) fn breaker(config: &Config) -> guard_core::BreakerConfig {
+    guard_core::BreakerConfig { deadline: config.store_deadline, ..Default::default() }
 }
 
 /// Builds the stack: OWASP API headers (`guard_headers::api()`), the configured CORS allowlist,
@@ -73,6 +79,7 @@ pub fn user_stack(
         .key(Key::from_extension(|claims: &Claims| Some(claims.sub.clone())))
         .trusted_proxies(config.trusted_proxies.clone())
         .on_store_failure(OnStoreFailure::FailClosed)
+        .breaker(breaker(config))
         .build(store)?;
     Ok(jwt.then(per_user))
 }
