@@ -113,6 +113,53 @@ pub enum Rejection {
     },
 }
 
+impl TokenError {
+    /// A short, fixed reason for logs and metrics (`guard_core::observe`).
+    pub fn reason(&self) -> &'static str {
+        match self {
+            TokenError::MalformedAuthorization => "malformed authorization",
+            TokenError::SeveralAuthorizations => "several authorizations",
+            TokenError::SeveralCookies => "several cookies",
+            TokenError::TooLarge => "token too large",
+            TokenError::Malformed => "malformed token",
+            TokenError::MalformedHeader => "malformed header",
+            TokenError::AlgorithmNotAllowed => "algorithm not allowed",
+            TokenError::ForbiddenHeaderParameter(_) => "forbidden header parameter",
+            TokenError::UnknownCritical => "unknown critical parameter",
+            TokenError::NestedToken => "nested token",
+            TokenError::WrongType => "wrong typ",
+            TokenError::KeyIdRequired => "kid required",
+            TokenError::UnknownKey => "unknown key",
+            TokenError::BadSignature => "bad signature",
+            TokenError::MalformedClaims => "malformed claims",
+            TokenError::MissingClaim(_) => "missing claim",
+            TokenError::ClaimType(_) => "claim of wrong type",
+            TokenError::ClaimTooLong(_) => "claim too long",
+            TokenError::InconsistentIssuedAt => "inconsistent issued-at",
+            TokenError::Expired => "expired",
+            TokenError::NotYetValid => "not yet valid",
+            TokenError::IssuedInFuture => "issued in the future",
+            TokenError::Issuer => "wrong issuer",
+            TokenError::Audience => "wrong audience",
+            TokenError::LifetimeTooLong => "lifetime too long",
+            TokenError::ClaimsShape => "claims shape",
+            TokenError::Revoked => "revoked",
+        }
+    }
+}
+
+impl Rejection {
+    /// A short, fixed reason for logs and metrics (`guard_core::observe`).
+    pub fn reason(&self) -> &'static str {
+        match self {
+            Rejection::Missing => "no credentials",
+            Rejection::Invalid(err) => err.reason(),
+            Rejection::InsufficientScope => "insufficient scope",
+            Rejection::Unavailable { .. } => "store unavailable",
+        }
+    }
+}
+
 impl From<TokenError> for Rejection {
     fn from(err: TokenError) -> Self {
         Rejection::Invalid(err)

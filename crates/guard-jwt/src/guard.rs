@@ -193,10 +193,15 @@ impl<C: DeserializeOwned + Clone + Send + Sync + 'static> Guard for Jwt<C> {
         };
         match outcome {
             Ok(verified) => {
+                guard_core::observe::admitted("jwt", "bearer");
                 req.extensions_mut().insert(verified);
                 Decision::Continue(())
             }
-            Err(rejection) => Decision::Respond(self.problem(&rejection).into()),
+            Err(rejection) => {
+                let problem = self.problem(&rejection);
+                guard_core::observe::refused("jwt", "bearer", rejection.reason(), problem.status);
+                Decision::Respond(problem.into())
+            }
         }
     }
 
