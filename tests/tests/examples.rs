@@ -418,6 +418,14 @@ async fn every_request_gets_an_id_logged_once_and_sigterm_exits_cleanly() {
             .await
             .unwrap();
         assert_eq!(res.headers()["x-request-id"], "trace-me-42", "{name}");
+        // A refusal's log line names the request too (the guards log inside the request's span).
+        let res = client
+            .get(server.url("/v1/me"))
+            .header("x-request-id", "refused-77")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 401, "{name}");
         let res = client.get(server.url("/nowhere")).send().await.unwrap();
         let generated = res.headers()["x-request-id"].to_str().unwrap().to_owned();
         assert_eq!(generated.len(), 32, "{name}");
@@ -433,5 +441,13 @@ async fn every_request_gets_an_id_logged_once_and_sigterm_exits_cleanly() {
             .find(|l| l.contains(&generated))
             .unwrap_or_else(|| panic!("{name}: {logs}"));
         assert!(line.contains("status=404"), "{name}: {line}");
+        let refusal = logs
+            .lines()
+            .find(|l| l.contains("request refused") && l.contains("guard=\"jwt\""))
+            .unwrap_or_else(|| panic!("{name}: {logs}"));
+        assert!(
+            refusal.contains("refused-77") && refusal.contains("no credentials"),
+            "{name}: {refusal}"
+        );
     }
 }

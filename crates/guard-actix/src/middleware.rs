@@ -9,6 +9,7 @@ use actix_web::body::{BoxBody, EitherBody, MessageBody};
 use actix_web::dev::{Service, ServiceRequest, ServiceResponse, Transform, forward_ready};
 use actix_web::{Error, HttpMessage};
 use guard_core::{Decision, Guard, GuardRequest, Problem, ProblemType};
+use tracing::Instrument;
 
 use crate::convert::into_response;
 use crate::extract::GuardExtensions;
@@ -80,50 +81,57 @@ where
     fn call(&self, req: ServiceRequest) -> Self::Future {
         let inner = self.inner.clone();
         let guard = self.guard.clone();
-        Box::pin(async move {
-            let Some(head) = ActixRequestHead::new(&req) else {
-                let bad = into_response(Problem::new(ProblemType::BAD_REQUEST).to_response());
-                return Ok(req.into_response(bad).map_into_right_body());
-            };
-            let mut guarded = GuardRequest::new(&head);
-            let decision = guard.check(&mut guarded).await;
-            let left = guarded.into_extensions();
-            drop(head);
-            let state = match decision {
-                Decision::Continue(state) => state,
-                Decision::Respond(early) => {
-                    return Ok(req.into_response(into_response(early)).map_into_right_body());
+        // Every log line of this request (the guards', the handler's) is inside this span;
+        // `RequestIdGuard` fills in the id.
+        let span = tracing::info_span!("request", request_id = tracing::field::Empty);
+        Box::pin(
+            async move {
+                let Some(head) = ActixRequestHead::new(&req) else {
+                    let bad = into_response(Problem::new(ProblemType::BAD_REQUEST).to_response());
+                    return Ok(req.into_response(bad).map_into_right_body());
+                };
+                let mut guarded = GuardRequest::new(&head);
+                let decision = guard.check(&mut guarded).await;
+                let left = guarded.into_extensions();
+                drop(head);
+                let state = match decision {
+                    Decision::Continue(state) => state,
+                    Decision::Respond(early) => {
+                        return Ok(req.into_response(into_response(early)).map_into_right_body());
+                    }
+                };
+                if !left.is_empty() {
+                    let mut extensions = req.extensions_mut();
+                    match extensions.get_mut::<GuardExtensions>() {
+                        // An outer middleware already left data: keep both.
+                        Some(existing) => existing.0.extend(left),
+                        None => {
+                            extensions.insert(GuardExtensions(left));
+                        }
+                    }
                 }
-            };
-            if !left.is_empty() {
-                let mut extensions = req.extensions_mut();
-                match extensions.get_mut::<GuardExtensions>() {
-                    // An outer middleware already left data: keep both.
-                    Some(existing) => existing.0.extend(left),
-                    None => {
-                        extensions.insert(GuardExtensions(left));
+                match inner.call(req).await {
+                    Ok(mut res) => {
+                        let status = res.status();
+                        guard
+                            .respond(state, &mut ActixResponseHead::new(status, res.headers_mut()));
+                        Ok(res.map_into_left_body())
+                    }
+                    // An error that escapes the inner service is rendered by actix-web after every
+                    // middleware has run; render it now so that it gets the response step too, and
+                    // pass it on carrying that rendering.
+                    Err(err) => {
+                        let mut rendered = err.error_response();
+                        let status = rendered.status();
+                        guard.respond(
+                            state,
+                            &mut ActixResponseHead::new(status, rendered.headers_mut()),
+                        );
+                        Err(actix_web::error::InternalError::from_response(err, rendered).into())
                     }
                 }
             }
-            match inner.call(req).await {
-                Ok(mut res) => {
-                    let status = res.status();
-                    guard.respond(state, &mut ActixResponseHead::new(status, res.headers_mut()));
-                    Ok(res.map_into_left_body())
-                }
-                // An error that escapes the inner service is rendered by actix-web after every
-                // middleware has run; render it now so that it gets the response step too, and
-                // pass it on carrying that rendering.
-                Err(err) => {
-                    let mut rendered = err.error_response();
-                    let status = rendered.status();
-                    guard.respond(
-                        state,
-                        &mut ActixResponseHead::new(status, rendered.headers_mut()),
-                    );
-                    Err(actix_web::error::InternalError::from_response(err, rendered).into())
-                }
-            }
-        })
+            .instrument(span),
+        )
     }
 }

@@ -26,10 +26,12 @@ pub fn admitted(guard: &'static str, policy: &str) {
 }
 
 /// `guard` refused a request under `policy` for `reason`, answering `status`: logged once, at
-/// `warn` when the refusal is the server's (a store down), else at `info`.
+/// `info` for a client's refusal (401, 403, 429, ...), at `debug` for the server's own (a 503 while
+/// a store is down: the circuit breaker already logged the outage once when it opened, and one
+/// warning per request would flood the logs exactly when they matter).
 pub fn refused(guard: &'static str, policy: &str, reason: &'static str, status: StatusCode) {
     if status.is_server_error() {
-        tracing::warn!(target: "guard::refusal", guard, policy, reason, status = status.as_u16(), "request refused");
+        tracing::debug!(target: "guard::refusal", guard, policy, reason, status = status.as_u16(), "request refused");
     } else {
         tracing::info!(target: "guard::refusal", guard, policy, reason, status = status.as_u16(), "request refused");
     }

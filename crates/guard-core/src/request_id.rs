@@ -116,6 +116,9 @@ impl Guard for RequestIdGuard {
             None => generate().into(),
         });
         req.extensions_mut().insert(id.clone());
+        // The adapters run each request in a `request` span with an empty `request_id`: fill it,
+        // so that every later log line of the request (refusals, handlers) names it.
+        tracing::Span::current().record("request_id", id.as_str());
         let state = RequestIdState {
             id,
             method: req.method().clone(),

@@ -9,6 +9,7 @@ use guard_core::{Decision, Guard, GuardRequest, HttpRequestHead};
 use http::{Request, Response};
 use http_body_util::{Either, Full};
 use tower_service::Service;
+use tracing::Instrument;
 
 use crate::future::ResponseFuture;
 use crate::response::GuardBody;
@@ -55,28 +56,34 @@ where
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
         let guard = self.guard.clone();
+        // Every log line of this request (the guards', the handler's) is inside this span;
+        // `RequestIdGuard` fills in the id.
+        let span = tracing::info_span!("request", request_id = tracing::field::Empty);
         ResponseFuture {
-            inner: Box::pin(async move {
-                // The body stays out of the guards' reach (and need not be Sync).
-                let (mut parts, body) = req.into_parts();
-                let peer = peer_addr(&parts.extensions);
-                let head = HttpRequestHead::new(&parts, peer);
-                let mut guarded = GuardRequest::new(&head);
-                let decision = guard.check(&mut guarded).await;
-                let left = guarded.into_extensions();
-                match decision {
-                    Decision::Respond(early) => {
-                        Ok(early.into_http().map(|b| Either::Right(Full::<Bytes>::new(b))))
-                    }
-                    Decision::Continue(state) => {
-                        parts.extensions.extend(left);
-                        let res = inner.call(Request::from_parts(parts, body)).await?;
-                        let (mut head, body) = res.into_parts();
-                        guard.respond(state, &mut head);
-                        Ok(Response::from_parts(head, Either::Left(body)))
+            inner: Box::pin(
+                async move {
+                    // The body stays out of the guards' reach (and need not be Sync).
+                    let (mut parts, body) = req.into_parts();
+                    let peer = peer_addr(&parts.extensions);
+                    let head = HttpRequestHead::new(&parts, peer);
+                    let mut guarded = GuardRequest::new(&head);
+                    let decision = guard.check(&mut guarded).await;
+                    let left = guarded.into_extensions();
+                    match decision {
+                        Decision::Respond(early) => {
+                            Ok(early.into_http().map(|b| Either::Right(Full::<Bytes>::new(b))))
+                        }
+                        Decision::Continue(state) => {
+                            parts.extensions.extend(left);
+                            let res = inner.call(Request::from_parts(parts, body)).await?;
+                            let (mut head, body) = res.into_parts();
+                            guard.respond(state, &mut head);
+                            Ok(Response::from_parts(head, Either::Left(body)))
+                        }
                     }
                 }
-            }),
+                .instrument(span),
+            ),
         }
     }
 }
