@@ -6,6 +6,7 @@
 //! std-only on purpose: it has to compile in seconds on the 2-core CI machine
 //! before any real work can start.
 
+mod bench;
 mod ci;
 mod redis;
 
@@ -17,6 +18,7 @@ Usage: cargo xtask <command>
 
 Commands:
   ci      Run every CI check in order: fmt, clippy, tests (with a Redis), rustdoc
+  bench   Load both example servers (release) and report req/s and latency against a baseline
   help    Show this message
 ";
 
@@ -27,12 +29,13 @@ fn main() -> ExitCode {
 
     match args.as_slice() {
         ["ci"] => ci::run(),
+        ["bench"] => bench::run(),
         ["help" | "--help" | "-h"] => {
             print!("{USAGE}");
             ExitCode::SUCCESS
         }
         [] => usage_error("no command given"),
-        [command @ ("ci" | "help" | "--help" | "-h"), extra, ..] => {
+        [command @ ("ci" | "bench" | "help" | "--help" | "-h"), extra, ..] => {
             usage_error(&format!("`{command}` takes no arguments, got `{extra}`"))
         }
         [command, ..] => usage_error(&format!("unknown command `{command}`")),

@@ -1,0 +1,98 @@
+//! Cost of one in-memory GCRA decision through the rate-limit guard, as a ratio against a
+//! baseline measured in the same group: a `std::collections::HashMap` insert of the client key.
+
+use std::collections::HashMap;
+use std::hint::black_box;
+use std::net::SocketAddr;
+use std::pin::pin;
+use std::task::{Context, Poll, Waker};
+use std::time::Duration;
+
+use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
+use guard_core::{Decision, Guard, GuardRequest, HttpRequestHead};
+use guard_ratelimit::{Key, MemoryStore, RateLimitConfig};
+use http::{Request, Response};
+
+const CLIENT: &str = "203.0.113.9";
+
+/// Polls a future that is ready at once (a memory-store decision never waits), without a
+/// runtime.
+fn now<F: Future>(future: F) -> F::Output {
+    match pin!(future).poll(&mut Context::from_waker(Waker::noop())) {
+        Poll::Ready(output) => output,
+        Poll::Pending => panic!("a memory-store decision never waits"),
+    }
+}
+
+fn ratelimit(c: &mut Criterion) {
+    // A limit no benchmark run can reach, so that every decision admits and counts.
+    let limiter = RateLimitConfig::new("bench")
+        .quota("api", "1000000000/1s".parse().expect("a valid quota"))
+        .key(Key::client_ip())
+        .build(MemoryStore::default())
+        .expect("a valid rate-limit config");
+
+    let (request, ()) = Request::get("/v1/me").body(()).expect("a valid request").into_parts();
+    let peer: SocketAddr = format!("{CLIENT}:50000").parse().expect("a socket address");
+    let head = HttpRequestHead::new(&request, Some(peer));
+    // 1000 clients, one key each, taken in turn.
+    let peers: Vec<SocketAddr> = (0..1000u32)
+        .map(|i| SocketAddr::from(([198, 51, (i / 250) as u8, (i % 250) as u8], 50000)))
+        .collect();
+    let heads: Vec<HttpRequestHead<'_>> =
+        peers.iter().map(|peer| HttpRequestHead::new(&request, Some(*peer))).collect();
+
+    let mut group = c.benchmark_group("ratelimit");
+    let mut map: HashMap<String, u64> = HashMap::new();
+    let mut n = 0u64;
+    group.bench_function("baseline_std_hashmap_insert", |b| {
+        b.iter(|| {
+            n += 1;
+            map.insert(black_box(CLIENT).to_owned(), n)
+        });
+    });
+    group.bench_function("gcra_memory_check_one_client", |b| {
+        b.iter(|| {
+            let mut req = GuardRequest::new(black_box(&head));
+            match now(limiter.check(&mut req)) {
+                Decision::Continue(state) => state,
+                Decision::Respond(_) => panic!("the limit is never reached"),
+            }
+        });
+    });
+    let mut turn = 0usize;
+    group.bench_function("gcra_memory_check_1000_clients", |b| {
+        b.iter(|| {
+            turn = (turn + 1) % heads.len();
+            let mut req = GuardRequest::new(black_box(&heads[turn]));
+            match now(limiter.check(&mut req)) {
+                Decision::Continue(state) => state,
+                Decision::Respond(_) => panic!("the limit is never reached"),
+            }
+        });
+    });
+    group.bench_function("gcra_memory_check_and_respond", |b| {
+        b.iter_batched_ref(
+            || Response::new(()).into_parts().0,
+            |res| {
+                let mut req = GuardRequest::new(black_box(&head));
+                let Decision::Continue(state) = now(limiter.check(&mut req)) else {
+                    panic!("the limit is never reached")
+                };
+                limiter.respond(state, res);
+            },
+            BatchSize::SmallInput,
+        );
+    });
+    group.finish();
+}
+
+criterion_group! {
+    name = benches;
+    config = Criterion::default()
+        .sample_size(20)
+        .warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_secs(2));
+    targets = ratelimit
+}
+criterion_main!(benches);
