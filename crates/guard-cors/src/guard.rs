@@ -558,6 +558,12 @@ impl Guard for Cors {
             self.vary_by_origin(&mut res);
             Decision::Respond(res)
         } else {
+            // Counted for allowed cross-origin requests only: a request from another origin
+            // passes through without CORS headers (the browser then withholds the answer), which
+            // is not a refusal of this guard's.
+            if !matches!(verdict, Verdict::NoOrigin | Verdict::Refused) {
+                guard_core::observe::admitted("cors", "actual");
+            }
             Decision::Continue(CorsState(verdict))
         })
     }
