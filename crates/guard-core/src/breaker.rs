@@ -38,12 +38,12 @@ use tokio::time::Instant;
 #[serde(default, deny_unknown_fields)]
 pub struct BreakerConfig {
     /// Deadline of one call (default 20 ms).
-    #[serde(with = "millis")]
+    #[serde(with = "crate::millis")]
     pub deadline: Duration,
     /// Consecutive failures that open the breaker (default 1).
     pub failure_threshold: u32,
     /// How long the breaker stays open before a probe (default 1 s).
-    #[serde(with = "millis")]
+    #[serde(with = "crate::millis")]
     pub open_for: Duration,
 }
 
@@ -225,19 +225,6 @@ impl CircuitBreaker {
             // The probe failed: stay open, quietly (the opening was logged).
             State::Probing | State::Open { .. } => *state = State::Open { until },
         }
-    }
-}
-
-mod millis {
-    use serde::{Deserialize, Deserializer, Serializer};
-    use std::time::Duration;
-
-    pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_u64(u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
-        u64::deserialize(d).map(Duration::from_millis)
     }
 }
 

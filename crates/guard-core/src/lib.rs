@@ -65,6 +65,8 @@ mod client_ip;
 mod guard;
 mod header;
 mod methods;
+#[cfg(feature = "breaker")]
+mod millis;
 pub mod observe;
 mod problem;
 #[cfg(feature = "redis")]

@@ -83,11 +83,11 @@ pub struct RedisSettings {
     /// `redis://…`, `redis+cluster://a:7000,b:7001`, or a comma-separated list of nodes.
     pub url: String,
     /// Limit for establishing a connection (default 1 s).
-    #[serde(with = "millis")]
+    #[serde(with = "crate::millis")]
     pub connect_timeout: Duration,
     /// Limit for one response at the connection level (default 1 s); the guards' own deadlines
     /// are much shorter and apply on top.
-    #[serde(with = "millis")]
+    #[serde(with = "crate::millis")]
     pub response_timeout: Duration,
 }
 
@@ -194,19 +194,6 @@ pub fn hash_tagged(prefix: &str, key: &str) -> String {
         let digest = sha2::Sha256::digest(key.as_bytes());
         let hex: String = digest[..16].iter().map(|b| format!("{b:02x}")).collect();
         format!("{prefix}:{{#{hex}}}")
-    }
-}
-
-mod millis {
-    use serde::{Deserialize, Deserializer, Serializer};
-    use std::time::Duration;
-
-    pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_u64(u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
-        u64::deserialize(d).map(Duration::from_millis)
     }
 }
 
