@@ -183,17 +183,30 @@ pub async fn connect_with(settings: &RedisSettings) -> Result<RedisConnection, R
 /// assert!(long.len() < 80 && long.starts_with("rl:{#"));
 /// ```
 pub fn hash_tagged(prefix: &str, key: &str) -> String {
+    format!("{prefix}:{{{}}}", bounded_key(key))
+}
+
+/// `key` as it is when short, printable ASCII without braces (so it can neither break out of a
+/// hash tag nor make keys unbounded), else `#` and the first 128 bits of its SHA-256 in hex:
+/// collision-resistant, so nobody can craft a key that shares another client's state.
+///
+/// ```
+/// use guard_core::redis::bounded_key;
+/// assert_eq!(bounded_key("user-1"), "user-1");
+/// assert_eq!(bounded_key(&"x".repeat(65)).len(), 33);
+/// assert!(bounded_key("a{b}").starts_with('#'));
+/// ```
+pub fn bounded_key(key: &str) -> std::borrow::Cow<'_, str> {
     const MAX_PLAIN: usize = 64;
-    let plain_ok = key.len() <= MAX_PLAIN
+    let plain = key.len() <= MAX_PLAIN
         && key.bytes().all(|b| b.is_ascii_graphic() && b != b'{' && b != b'}');
-    if plain_ok {
-        format!("{prefix}:{{{key}}}")
+    if plain {
+        std::borrow::Cow::Borrowed(key)
     } else {
-        // Collision-resistant, so nobody can craft a key that shares another client's counters.
         use sha2::Digest;
         let digest = sha2::Sha256::digest(key.as_bytes());
         let hex: String = digest[..16].iter().map(|b| format!("{b:02x}")).collect();
-        format!("{prefix}:{{#{hex}}}")
+        std::borrow::Cow::Owned(format!("#{hex}"))
     }
 }
 

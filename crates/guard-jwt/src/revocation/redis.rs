@@ -16,7 +16,7 @@
 
 use std::time::Duration;
 
-use guard_core::redis::{RedisConnection, RedisSetupError, hash_tagged};
+use guard_core::redis::{RedisConnection, RedisSetupError, bounded_key, hash_tagged};
 use redis::Script;
 
 use super::{RevocationStatus, RevocationStore, RevocationStoreError, StoreFuture};
@@ -76,24 +76,12 @@ impl RedisRevocationStore {
 
     /// The key that deny-lists token `jti` of `subject`.
     pub fn token_key(&self, subject: &str, jti: &str) -> String {
-        format!("{}:t:{}", hash_tagged(&self.prefix, subject), key_part(jti))
+        format!("{}:t:{}", hash_tagged(&self.prefix, subject), bounded_key(jti))
     }
 
     /// The key that holds `subject`'s mark.
     pub fn subject_key(&self, subject: &str) -> String {
         format!("{}:all", hash_tagged(&self.prefix, subject))
-    }
-}
-
-/// `id` as is when short plain ASCII, else its SHA-256 (hex, 128 bits).
-fn key_part(id: &str) -> String {
-    if id.len() <= 64 && id.bytes().all(|b| b.is_ascii_graphic()) {
-        id.to_owned()
-    } else {
-        use sha2::Digest;
-        let digest = sha2::Sha256::digest(id.as_bytes());
-        let hex: String = digest[..16].iter().map(|b| format!("{b:02x}")).collect();
-        format!("#{hex}")
     }
 }
 
@@ -162,10 +150,11 @@ mod tests {
     fn a_subjects_keys_share_one_hash_slot() {
         // Keys are built without a connection; any RedisConnection would do, so test the parts.
         let base = hash_tagged("p", "user-1");
-        assert_eq!(format!("{base}:t:{}", key_part("abc")), "p:{user-1}:t:abc");
+        assert_eq!(format!("{base}:t:{}", bounded_key("abc")), "p:{user-1}:t:abc");
         assert_eq!(format!("{base}:all"), "p:{user-1}:all");
-        let long = key_part(&"j".repeat(65));
+        let long_jti = "j".repeat(65);
+        let long = bounded_key(&long_jti);
         assert!(long.starts_with('#') && long.len() == 33);
-        assert_ne!(key_part("a b"), "a b");
+        assert_ne!(bounded_key("a b"), "a b");
     }
 }
