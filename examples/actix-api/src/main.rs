@@ -56,17 +56,13 @@ fn method_not_allowed(allow: &'static str) -> Route {
     })
 }
 
-/// Exits with status 2 and the reason, for a configuration the server cannot start with.
-fn exit_config(err: impl std::fmt::Display) -> ! {
-    eprintln!("error: {err}");
-    std::process::exit(2)
-}
-
 fn main() -> std::io::Result<()> {
     reference_api::init_tracing();
     let config = Config::from_env_or_exit();
     actix_web::rt::System::new().block_on(async move {
-        let built = reference_api::build(&config).await.unwrap_or_else(|err| exit_config(err));
+        let built = reference_api::build(&config)
+            .await
+            .unwrap_or_else(|err| reference_api::exit_on_startup_error(err));
         let api = web::Data::new(built.api);
         let security = Arc::new(built.security);
         let auth = Arc::new(built.auth);

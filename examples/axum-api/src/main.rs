@@ -57,17 +57,13 @@ async fn method_not_allowed() -> impl IntoResponse {
     guard_tower::problem(reference_api::method_not_allowed())
 }
 
-/// Exits with status 2 and the reason, for a configuration the server cannot start with.
-fn exit_config(err: impl std::fmt::Display) -> ! {
-    eprintln!("error: {err}");
-    std::process::exit(2)
-}
-
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
     reference_api::init_tracing();
     let config = Config::from_env_or_exit();
-    let built = reference_api::build(&config).await.unwrap_or_else(|err| exit_config(err));
+    let built = reference_api::build(&config)
+        .await
+        .unwrap_or_else(|err| reference_api::exit_on_startup_error(err));
     let bearer = GuardLayer::new(built.bearer);
     let auth = Router::new()
         .route("/register", post(register))

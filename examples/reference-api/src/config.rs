@@ -79,10 +79,7 @@ impl Config {
 
     /// Reads the configuration, or prints why not and exits with status 2.
     pub fn from_env_or_exit() -> Self {
-        Self::from_env().unwrap_or_else(|err| {
-            eprintln!("error: {err}");
-            std::process::exit(2)
-        })
+        Self::from_env().unwrap_or_else(|err| crate::exit_on_startup_error(err))
     }
 
     /// Reads the configuration through `var` (for tests).

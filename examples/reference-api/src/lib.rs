@@ -133,5 +133,12 @@ pub async fn build(config: &Config) -> Result<ReferenceApi, StartupError> {
     })
 }
 
+/// Stops start-up: prints why on stderr and exits with status 2 (the contract's code for a
+/// configuration the server cannot start with).
+pub fn exit_on_startup_error(err: impl std::fmt::Display) -> ! {
+    eprintln!("error: {err}");
+    std::process::exit(2)
+}
+
 /// The body of `GET /health`.
 pub const HEALTH_BODY: &str = r#"{"status":"ok"}"#;

@@ -60,9 +60,22 @@ impl From<UserError> for Problem {
     }
 }
 
+/// Users in memory, found by (lower-case) name and by id alike without a scan: `/v1/me` looks
+/// a user up by id on every request.
+#[derive(Default)]
+struct MemoryUsers {
+    by_name: HashMap<String, User>,
+    name_by_id: HashMap<String, String>,
+}
+
 enum Backend {
-    Memory { by_name: Mutex<HashMap<String, User>>, capacity: usize },
+    Memory { users: Mutex<MemoryUsers>, capacity: usize },
     Redis { conn: RedisConnection, prefix: String },
+}
+
+/// A store failure, with its cause for the logs.
+fn store_err(err: impl std::fmt::Display) -> UserError {
+    UserError::Store(err.to_string())
 }
 
 /// Where users live; cheap to clone.
@@ -83,18 +96,15 @@ impl std::fmt::Debug for UserStore {
 
 /// Hashes off the async threads: Argon2id costs tens of milliseconds of CPU by design.
 async fn hash(password: String) -> Result<String, UserError> {
-    tokio::task::spawn_blocking(move || hash_now(&password))
-        .await
-        .map_err(|e| UserError::Store(e.to_string()))?
+    tokio::task::spawn_blocking(move || hash_now(&password)).await.map_err(store_err)?
 }
 
 fn hash_now(password: &str) -> Result<String, UserError> {
-    let salt = SaltString::encode_b64(&rand::random::<[u8; 16]>())
-        .map_err(|e| UserError::Store(e.to_string()))?;
+    let salt = SaltString::encode_b64(&rand::random::<[u8; 16]>()).map_err(store_err)?;
     Argon2::default()
         .hash_password(password.as_bytes(), &salt)
         .map(|h| h.to_string())
-        .map_err(|e| UserError::Store(e.to_string()))
+        .map_err(store_err)
 }
 
 async fn verify(password: String, stored: Arc<str>) -> bool {
@@ -120,7 +130,7 @@ impl UserStore {
 
     /// Users in this process only, at most `capacity` of them.
     pub fn memory(capacity: usize) -> Self {
-        Self::new(Backend::Memory { by_name: Mutex::new(HashMap::new()), capacity })
+        Self::new(Backend::Memory { users: Mutex::default(), capacity })
     }
 
     /// Users in Redis under `prefix`, shared by every instance.
@@ -143,27 +153,19 @@ impl UserStore {
         };
         let key = username.to_ascii_lowercase();
         match &*self.backend {
-            Backend::Memory { by_name, capacity } => {
-                let mut users = by_name.lock().unwrap_or_else(PoisonError::into_inner);
-                if users.contains_key(&key) {
+            Backend::Memory { users, capacity } => {
+                let mut users = users.lock().unwrap_or_else(PoisonError::into_inner);
+                if users.by_name.contains_key(&key) {
                     return Err(UserError::Taken);
                 }
-                if users.len() >= *capacity {
+                if users.by_name.len() >= *capacity {
                     return Err(UserError::Full);
                 }
-                users.insert(key, user.clone());
+                users.name_by_id.insert(user.id.clone(), key.clone());
+                users.by_name.insert(key, user.clone());
             }
             Backend::Redis { conn, prefix } => {
-                let json =
-                    serde_json::to_string(&user).map_err(|e| UserError::Store(e.to_string()))?;
-                let created: Option<String> = redis::cmd("SET")
-                    .arg(format!("{prefix}:user:{key}"))
-                    .arg(json)
-                    .arg("NX")
-                    .query_async(&mut conn.clone())
-                    .await
-                    .map_err(|e| UserError::Store(e.to_string()))?;
-                if created.is_none() {
+                if !put(conn, prefix, &key, &user, true).await? {
                     return Err(UserError::Taken);
                 }
                 let _: () = redis::cmd("SET")
@@ -171,7 +173,7 @@ impl UserStore {
                     .arg(&key)
                     .query_async(&mut conn.clone())
                     .await
-                    .map_err(|e| UserError::Store(e.to_string()))?;
+                    .map_err(store_err)?;
             }
         }
         Ok(user)
@@ -179,17 +181,16 @@ impl UserStore {
 
     async fn by_name(&self, key: &str) -> Result<Option<User>, UserError> {
         match &*self.backend {
-            Backend::Memory { by_name, .. } => {
-                Ok(by_name.lock().unwrap_or_else(PoisonError::into_inner).get(key).cloned())
+            Backend::Memory { users, .. } => {
+                Ok(users.lock().unwrap_or_else(PoisonError::into_inner).by_name.get(key).cloned())
             }
             Backend::Redis { conn, prefix } => {
                 let json: Option<String> = redis::cmd("GET")
                     .arg(format!("{prefix}:user:{key}"))
                     .query_async(&mut conn.clone())
                     .await
-                    .map_err(|e| UserError::Store(e.to_string()))?;
-                json.map(|j| serde_json::from_str(&j).map_err(|e| UserError::Store(e.to_string())))
-                    .transpose()
+                    .map_err(store_err)?;
+                json.map(|j| serde_json::from_str(&j).map_err(store_err)).transpose()
             }
         }
     }
@@ -197,18 +198,16 @@ impl UserStore {
     /// The user with `id`, if any.
     pub async fn by_id(&self, id: &str) -> Result<Option<User>, UserError> {
         match &*self.backend {
-            Backend::Memory { by_name, .. } => Ok(by_name
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .values()
-                .find(|u| u.id == id)
-                .cloned()),
+            Backend::Memory { users, .. } => {
+                let users = users.lock().unwrap_or_else(PoisonError::into_inner);
+                Ok(users.name_by_id.get(id).and_then(|key| users.by_name.get(key)).cloned())
+            }
             Backend::Redis { conn, prefix } => {
                 let key: Option<String> = redis::cmd("GET")
                     .arg(format!("{prefix}:uid:{id}"))
                     .query_async(&mut conn.clone())
                     .await
-                    .map_err(|e| UserError::Store(e.to_string()))?;
+                    .map_err(store_err)?;
                 match key {
                     Some(key) => self.by_name(&key).await,
                     None => Ok(None),
@@ -221,6 +220,17 @@ impl UserStore {
     /// wrong password.
     pub async fn authenticate(&self, username: &str, password: &str) -> Result<User, UserError> {
         let user = self.by_name(&username.to_ascii_lowercase()).await?;
+        self.verified(user, password).await
+    }
+
+    /// The user `id` if `password` is theirs (one answer for an unknown id and a wrong password).
+    pub async fn check_password(&self, id: &str, password: &str) -> Result<User, UserError> {
+        let user = self.by_id(id).await?;
+        self.verified(user, password).await
+    }
+
+    /// `user` if `password` is theirs; an unknown user costs one verification too.
+    async fn verified(&self, user: Option<User>, password: &str) -> Result<User, UserError> {
         let stored: Arc<str> = match &user {
             Some(u) => u.password_hash.as_str().into(),
             None => self.dummy_hash.clone(),
@@ -232,33 +242,40 @@ impl UserStore {
         }
     }
 
-    /// The user `id` if `password` is theirs (one answer for an unknown id and a wrong password).
-    pub async fn check_password(&self, id: &str, password: &str) -> Result<User, UserError> {
-        let user = self.by_id(id).await?.ok_or(UserError::BadCredentials)?;
-        self.authenticate(&user.username, password).await
-    }
-
     /// Stores a new password for `user`.
     pub async fn set_password(&self, user: User, new: &str) -> Result<User, UserError> {
         let updated = User { password_hash: hash(new.to_owned()).await?, ..user };
         let key = updated.username.to_ascii_lowercase();
         match &*self.backend {
-            Backend::Memory { by_name, .. } => {
-                by_name.lock().unwrap_or_else(PoisonError::into_inner).insert(key, updated.clone());
+            Backend::Memory { users, .. } => {
+                let mut users = users.lock().unwrap_or_else(PoisonError::into_inner);
+                users.by_name.insert(key, updated.clone());
             }
             Backend::Redis { conn, prefix } => {
-                let json =
-                    serde_json::to_string(&updated).map_err(|e| UserError::Store(e.to_string()))?;
-                let _: () = redis::cmd("SET")
-                    .arg(format!("{prefix}:user:{key}"))
-                    .arg(json)
-                    .query_async(&mut conn.clone())
-                    .await
-                    .map_err(|e| UserError::Store(e.to_string()))?;
+                put(conn, prefix, &key, &updated, false).await?;
             }
         }
         Ok(updated)
     }
+}
+
+/// Writes `user` under its (lower-case) name; with `only_new`, only if the name is free.
+/// Whether it was written.
+async fn put(
+    conn: &RedisConnection,
+    prefix: &str,
+    key: &str,
+    user: &User,
+    only_new: bool,
+) -> Result<bool, UserError> {
+    let json = serde_json::to_string(user).map_err(store_err)?;
+    let mut cmd = redis::cmd("SET");
+    cmd.arg(format!("{prefix}:user:{key}")).arg(json);
+    if only_new {
+        cmd.arg("NX");
+    }
+    let written: Option<String> = cmd.query_async(&mut conn.clone()).await.map_err(store_err)?;
+    Ok(written.is_some())
 }
 
 #[cfg(test)]
