@@ -58,6 +58,29 @@ pub fn example_binary(name: &str) -> PathBuf {
     dir.join(format!("{name}{}", std::env::consts::EXE_SUFFIX))
 }
 
+/// The Redis the tests share (`REDIS_URL`, set by `cargo xtask ci`), never emptied: give every
+/// test a key prefix of its own ([`unique`]).
+pub fn redis_url() -> String {
+    std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
+}
+
+/// A name no other call in any test process returns: `tag`, then letters and digits, at most 20
+/// characters in all (a valid username and Redis key prefix).
+pub fn unique(tag: &str) -> String {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static N: AtomicU32 = AtomicU32::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    let id = format!(
+        "{tag}{:x}{:x}{}",
+        std::process::id() % 4096,
+        nanos,
+        N.fetch_add(1, Ordering::SeqCst)
+    );
+    id.chars().take(20).collect()
+}
+
 /// A free TCP port on the loopback interface (released before returning, so there is a small
 /// race, which retrying start-up covers).
 pub fn free_addr() -> SocketAddr {

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use guard_tests::redis_server::RedisServer;
-use guard_tests::{EXAMPLES, ExampleServer};
+use guard_tests::{EXAMPLES, ExampleServer, redis_url, unique};
 use jsonwebtoken::{Algorithm, EncodingKey};
 use reqwest::{Method, Response, StatusCode};
 use serde_json::{Value, json};
@@ -24,26 +24,6 @@ struct Contract {
     server: ExampleServer,
     client: reqwest::Client,
     transcript: Transcript,
-}
-
-/// The shared Redis of the test run.
-fn redis_url() -> String {
-    std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
-}
-
-/// Unique per call, letters and digits only (a valid username and a Redis prefix).
-fn unique(tag: &str) -> String {
-    use std::sync::atomic::{AtomicU32, Ordering};
-    static N: AtomicU32 = AtomicU32::new(0);
-    let nanos =
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos();
-    let id = format!(
-        "{tag}{:x}{:x}{}",
-        std::process::id() % 4096,
-        nanos,
-        N.fetch_add(1, Ordering::SeqCst)
-    );
-    id.chars().take(20).collect()
 }
 
 fn now() -> u64 {

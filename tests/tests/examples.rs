@@ -2,9 +2,9 @@
 
 #![allow(clippy::unwrap_used)] // a failed unwrap is a failed test here
 
-use guard_tests::{EXAMPLES, ExampleServer};
 use std::time::Duration;
 
+use guard_tests::{EXAMPLES, ExampleServer, redis_url, unique};
 use reqwest::Method;
 
 /// The security headers `guard_headers::api()` manages, plus those it must remove.
@@ -231,18 +231,6 @@ async fn a_bad_cors_origin_stops_start_up_with_exit_code_2() {
     }
 }
 
-/// A fresh username per call: the Redis the tests share is never emptied.
-fn unique_username() -> String {
-    use std::sync::atomic::{AtomicU32, Ordering};
-    static N: AtomicU32 = AtomicU32::new(0);
-    let nanos =
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos();
-    format!("u{:x}{:x}{}", std::process::id(), nanos, N.fetch_add(1, Ordering::SeqCst))
-        .chars()
-        .take(20)
-        .collect()
-}
-
 async fn register_scenario(env: &[(&str, &str)]) {
     let mut servers = Vec::new();
     for name in EXAMPLES {
@@ -252,7 +240,7 @@ async fn register_scenario(env: &[(&str, &str)]) {
     let mut answers = Vec::new();
     for server in &servers {
         let url = server.url("/v1/auth/register");
-        let username = unique_username();
+        let username = unique("u");
         let body = serde_json::json!({"username": username, "email": "a@example.com", "password": "correct horse battery"});
         let res = client.post(&url).json(&body).send().await.unwrap();
         assert_eq!(res.status(), 201, "{}", server.name);
@@ -327,8 +315,7 @@ async fn register_validates_and_creates_users_identically_in_memory() {
 
 /// The shared Redis for tests, and a key prefix of this test's own (the Redis is never emptied).
 fn redis_env() -> (String, String) {
-    let url = std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
-    (url, format!("test-{}", unique_username()))
+    (redis_url(), unique("test"))
 }
 
 #[tokio::test]

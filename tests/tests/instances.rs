@@ -6,27 +6,12 @@
 
 use std::time::{Duration, Instant};
 
-use guard_tests::ExampleServer;
 use guard_tests::redis_server::RedisCluster;
+use guard_tests::{ExampleServer, redis_url, unique};
 use serde_json::{Value, json};
 
 const SECRET: &str = "instances-test-secret-that-is-long-enough-0123456789";
 const PASSWORD: &str = "correct horse battery";
-
-fn unique(tag: &str) -> String {
-    use std::sync::atomic::{AtomicU32, Ordering};
-    static N: AtomicU32 = AtomicU32::new(0);
-    let nanos =
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos();
-    format!("{tag}{:x}{:x}{}", std::process::id() % 4096, nanos, N.fetch_add(1, Ordering::SeqCst))
-        .chars()
-        .take(20)
-        .collect()
-}
-
-fn redis_url() -> String {
-    std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
-}
 
 /// `names` started on one store, sharing the JWT secret and the key prefix.
 async fn cluster_of(
