@@ -2,6 +2,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod proxy;
 pub mod redis_server;
 
 use std::net::{SocketAddr, TcpListener};
@@ -33,29 +34,50 @@ pub const SERVER_VARIABLES: [&str; 11] = [
 /// that runs the tests (so it is up to date with the code under test).
 pub fn example_binary(name: &str) -> PathBuf {
     static BUILT: OnceLock<Result<(), String>> = OnceLock::new();
-    let built = BUILT.get_or_init(|| {
+    let profile = if cfg!(debug_assertions) { "dev" } else { "release" };
+    built_binary(&BUILT, profile, name)
+}
+
+/// The cargo profile of the example servers that load and fault tests run: what users deploy,
+/// not a debug build. Building both servers in release costs about 3.5 minutes on the 2-core CI
+/// machine, once per CI run (measured), which the 40-minute budget affords.
+pub const LOAD_TEST_PROFILE: &str = "release";
+
+/// The path of an example binary built with [`LOAD_TEST_PROFILE`], once per test process.
+pub fn optimized_example_binary(name: &str) -> PathBuf {
+    static BUILT: OnceLock<Result<(), String>> = OnceLock::new();
+    built_binary(&BUILT, LOAD_TEST_PROFILE, name)
+}
+
+fn built_binary(built: &OnceLock<Result<(), String>>, profile: &str, name: &str) -> PathBuf {
+    let built = built.get_or_init(|| {
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
         let mut cmd = Command::new(cargo);
-        cmd.args(["build", "--quiet", "--locked"]);
+        cmd.args(["build", "--quiet", "--locked", "--profile", profile]);
         for example in EXAMPLES {
             cmd.args(["-p", example]);
         }
-        if !cfg!(debug_assertions) {
-            cmd.arg("--release");
-        }
         match cmd.status() {
             Ok(status) if status.success() => Ok(()),
-            other => Err(format!("building the example servers failed: {other:?}")),
+            other => Err(format!("building the example servers ({profile}) failed: {other:?}")),
         }
     });
     if let Err(err) = built {
         panic!("{err}");
     }
     let exe = std::env::current_exe().expect("the test binary knows its path");
-    // target/<profile>/deps/<test> -> target/<profile>/<name>
-    let dir =
-        exe.parent().and_then(|deps| deps.parent()).expect("test binary in target/<profile>/deps");
-    dir.join(format!("{name}{}", std::env::consts::EXE_SUFFIX))
+    // target/<profile dir>/deps/<test> -> target/<dir of `profile`>/<name>
+    let target = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .and_then(|dir| dir.parent())
+        .expect("test binary in target/<profile>/deps");
+    let dir = match profile {
+        "dev" | "test" => "debug",
+        "bench" => "release",
+        other => other,
+    };
+    target.join(dir).join(format!("{name}{}", std::env::consts::EXE_SUFFIX))
 }
 
 /// The Redis the tests share (`REDIS_URL`, set by `cargo xtask ci`), never emptied: give every
@@ -103,7 +125,16 @@ pub struct ExampleServer {
 impl ExampleServer {
     /// Starts example `name` with `env` on a free port and waits until `/health` answers.
     pub async fn start(name: &'static str, env: &[(&str, &str)]) -> Self {
-        let bin = example_binary(name);
+        Self::start_binary(example_binary(name), name, env).await
+    }
+
+    /// Starts example `name` built with [`LOAD_TEST_PROFILE`] (for load and fault tests).
+    pub async fn start_optimized(name: &'static str, env: &[(&str, &str)]) -> Self {
+        Self::start_binary(optimized_example_binary(name), name, env).await
+    }
+
+    /// Starts `bin` (example `name`) with `env` on a free port and waits until `/health` answers.
+    pub async fn start_binary(bin: PathBuf, name: &'static str, env: &[(&str, &str)]) -> Self {
         let mut last_err = String::new();
         for _attempt in 0..3 {
             let addr = free_addr();
@@ -140,6 +171,11 @@ impl ExampleServer {
     /// What the server logged so far.
     pub fn logs(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// The process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     /// Sends SIGTERM and waits (at most `within`) for the process to exit; its exit code.

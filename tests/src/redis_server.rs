@@ -188,6 +188,24 @@ impl RedisServer {
         }
     }
 
+    /// Stops the process where it is (SIGSTOP): connections stay open and accepted, nothing is
+    /// answered, as a server stalled by its host.
+    pub fn pause(&self) {
+        self.signal("-STOP");
+    }
+
+    /// Lets a [`pause`](Self::pause)d server go on (SIGCONT).
+    pub fn resume(&self) {
+        self.signal("-CONT");
+    }
+
+    fn signal(&self, signal: &str) {
+        if let Some(child) = &self.child {
+            let status = Command::new("kill").args([signal, &child.id().to_string()]).status();
+            assert!(status.is_ok_and(|s| s.success()), "kill {signal} redis-server");
+        }
+    }
+
     /// Starts the server again on the same port (with empty data), after [`kill`](Self::kill).
     pub fn restart(&mut self) {
         self.kill();
@@ -238,6 +256,9 @@ pub struct RedisCluster {
 impl RedisCluster {
     /// Starts `n` (at least 3) cluster-enabled servers, joins them with
     /// `redis-cli --cluster create`, and waits until every node reports `cluster_state:ok`.
+    ///
+    /// The nodes run with `cluster-require-full-coverage no`, as a cluster serving guards should:
+    /// when a master is lost, the others keep serving their slots instead of refusing every key.
     pub fn start(n: usize) -> Self {
         assert!(n >= 3, "a Redis Cluster needs at least 3 masters");
         let nodes: Vec<RedisServer> = (0..n)
@@ -249,6 +270,8 @@ impl RedisCluster {
                     "{dir}/nodes.conf",
                     "--cluster-node-timeout",
                     "5000",
+                    "--cluster-require-full-coverage",
+                    "no",
                 ])
             })
             .collect();
@@ -292,6 +315,35 @@ impl RedisCluster {
     /// The nodes.
     pub fn nodes(&self) -> &[RedisServer] {
         &self.nodes
+    }
+
+    /// Node `i`, to kill, pause or restart it.
+    pub fn node_mut(&mut self, i: usize) -> &mut RedisServer {
+        &mut self.nodes[i]
+    }
+
+    /// The index of the node serving hash slot `slot` (from `CLUSTER NODES` on the first node
+    /// that answers).
+    pub fn node_of_slot(&self, slot: u16) -> Option<usize> {
+        let listing = self.nodes.iter().find_map(|n| n.command(&["CLUSTER", "NODES"]).ok())?;
+        listing.lines().find_map(|line| {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            let addr = fields.get(1)?.split('@').next()?;
+            if !fields.get(2)?.contains("master") {
+                return None;
+            }
+            let serves = fields.iter().skip(8).any(|range| {
+                let (start, end) = range.split_once('-').unwrap_or((range, range));
+                match (start.parse::<u16>(), end.parse::<u16>()) {
+                    (Ok(start), Ok(end)) => (start..=end).contains(&slot),
+                    _ => false,
+                }
+            });
+            if !serves {
+                return None;
+            }
+            self.nodes.iter().position(|n| n.addr.to_string() == addr)
+        })
     }
 
     /// `redis+cluster://127.0.0.1:P1,127.0.0.1:P2,...`, for `guard_core::redis::connect`.

@@ -14,8 +14,10 @@
 //!   `Forwarded`, believed only from configured proxy networks;
 //! - [`AllowedMethods`]: a small guard refusing `TRACE`, `CONNECT` and other methods an API
 //!   never serves, with a 405 problem before routing;
-//! - (feature `breaker`) `CircuitBreaker`: a deadline and circuit breaker around remote store
-//!   calls, so an outage costs one timeout rather than one per request;
+//! - (feature `breaker`) `CircuitBreaker` and `StoreBreakers`: a deadline and circuit breaker
+//!   around remote store calls (one per node of a Redis Cluster), opening on evidence of an
+//!   outage rather than on one slow call, so that an outage costs a few timeouts rather than one
+//!   per request and a blip costs nobody a refusal;
 //! - (feature `redis`) the `redis` module: one shared connection setup, standalone or Redis Cluster;
 //! - [`observe`]: one log line per refusal and `metrics` counters per guard, policy and outcome;
 //! - [`RequestIdGuard`]: one id per request, kept from a proxy or generated, sent back and
@@ -76,7 +78,10 @@ mod request_id;
 mod response;
 
 #[cfg(feature = "breaker")]
-pub use breaker::{BreakerConfig, BreakerState, CircuitBreaker, StoreError};
+pub use breaker::{
+    BreakerConfig, BreakerConfigError, BreakerState, CircuitBreaker, StoreBreakers, StoreError,
+    StoreFailure,
+};
 pub use client_ip::{ForwardedHeader, TrustedProxies, TrustedProxiesError};
 pub use guard::{Decision, Guard, GuardExt, Stack};
 pub use header::{HeaderKey, HeaderValues, PreparedHeader, vary_contains};

@@ -3,8 +3,14 @@
 //! body), and counters through the [`metrics`] facade, which cost nothing until the application
 //! installs a recorder (Prometheus, StatsD, ...).
 //!
-//! The counter is `guard_decisions_total` with labels `guard`, `policy`, `outcome`
-//! (`admitted` or `refused`) and, for refusals, `reason`.
+//! | metric | kind | labels |
+//! |---|---|---|
+//! | `guard_decisions_total` | counter | `guard`, `policy`, `outcome` (`admitted` or `refused`) and, for refusals, `reason` |
+//! | `guard_store_call_seconds` | histogram | `store`, `outcome` (`ok`, `error` or `timeout`) |
+//! | `guard_breaker_state` | gauge | `store`: 0 closed, 1 open, 2 half-open |
+//!
+//! Label values are configured names (a guard, a policy, a store), never a client address, a user
+//! or a key, so their number stays bounded.
 //!
 //! ```
 //! use guard_core::observe;
@@ -18,6 +24,24 @@ use http::StatusCode;
 
 /// The counter every decision increments.
 pub const DECISIONS: &str = "guard_decisions_total";
+
+/// The histogram of store call durations, in seconds.
+pub const STORE_CALLS: &str = "guard_store_call_seconds";
+
+/// The gauge of each store's circuit breaker: 0 closed, 1 open, 2 half-open.
+pub const BREAKER_STATE: &str = "guard_breaker_state";
+
+/// One call to `store` took `elapsed` and ended as `outcome` (`ok`, `error` or `timeout`).
+pub fn store_call(store: &str, outcome: &'static str, elapsed: std::time::Duration) {
+    metrics::histogram!(STORE_CALLS, "store" => store.to_owned(), "outcome" => outcome)
+        .record(elapsed.as_secs_f64());
+}
+
+/// The breaker of `store` is now in `state`.
+#[cfg(feature = "breaker")]
+pub fn breaker_state(store: &str, state: crate::BreakerState) {
+    metrics::gauge!(BREAKER_STATE, "store" => store.to_owned()).set(state.gauge());
+}
 
 /// `guard` let a request through under `policy`.
 pub fn admitted(guard: &'static str, policy: &str) {

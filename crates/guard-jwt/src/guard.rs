@@ -138,6 +138,15 @@ impl<C: DeserializeOwned + Send + Sync + 'static> Jwt<C> {
         self.revocations.as_ref().map(|r| r.breaker_state())
     }
 
+    /// Prepares the revocation store before the first request (loads its scripts on every
+    /// Redis node), so that a burst right after start-up meets a ready store.
+    pub async fn warm_up(&self) -> Result<(), crate::RevocationStoreError> {
+        match &self.revocations {
+            Some(revocations) => revocations.warm_up().await,
+            None => Ok(()),
+        }
+    }
+
     /// Runs a token (without the `Bearer ` prefix) through verification, revocation and the
     /// claims check, outside any web framework (WebSocket handshakes, tests).
     pub async fn authenticate(&self, token: &str) -> Result<VerifiedClaims<C>, Rejection> {

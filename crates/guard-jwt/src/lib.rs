@@ -80,8 +80,9 @@
 //!   negative `exp` refused; `nbf` and `iat` checked when present; `iss` against
 //!   [`JwtPolicy::issuers`]; `aud` against [`JwtPolicy::audiences`] (any one suffices). The
 //!   **leeway defaults to 30 s** (configurable, at most 300 s), applied to `exp`, `nbf`, `iat`.
-//! - **Revocation** ([`revocation`]) after the signature, one store round trip, under a 20 ms
-//!   deadline and a circuit breaker; fail closed (503 + `Retry-After`) by default.
+//! - **Revocation** ([`revocation`]) after the signature, one store round trip, under a 250 ms
+//!   deadline and circuit breakers (one per Redis node); a blip is asked once more, an outage
+//!   fails closed (503 + `Retry-After`) by default.
 //! - **Claims check** of the route ([`Jwt::require`]): 403 `insufficient_scope`.
 //!
 //! Tokens come from `Authorization: Bearer` (scheme case-insensitive, exactly one token) or

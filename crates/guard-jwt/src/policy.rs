@@ -185,6 +185,10 @@ impl JwtPolicy {
         if self.issuers.iter().chain(&self.audiences).any(String::is_empty) {
             return Err(invalid("issuers/audiences", "values must not be empty"));
         }
+        self.revocation
+            .breaker
+            .check()
+            .map_err(|err| invalid("revocation.breaker", err.to_string()))?;
         let loaded = self
             .keys
             .iter()

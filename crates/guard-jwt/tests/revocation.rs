@@ -10,19 +10,17 @@
 
 mod common;
 
-use std::net::TcpListener;
-use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use common::*;
-use guard_core::{
-    BreakerConfig, BreakerState, Decision, Guard, GuardRequest, HttpRequestHead, ProblemType,
-};
+use guard_core::{BreakerState, Decision, Guard, GuardRequest, HttpRequestHead, ProblemType};
 use guard_jwt::{
     Clock, FailurePolicy, Jwt, JwtPolicy, ManualClock, MemoryRevocationStore, RedisRevocationStore,
     Rejection, RevocationPolicy, RevocationStore, RevokeError, TokenError, TokenIssuer,
 };
+use guard_tests::proxy::{Fault, FaultProxy};
+use guard_tests::redis_server::{RedisCluster, RedisServer};
 use serde_json::json;
 
 fn redis_url() -> String {
@@ -41,22 +39,17 @@ fn prefix(test: &str) -> String {
     )
 }
 
-/// The default policy, with the default 20 ms store deadline: what the outage test measures.
+/// The default policy, with the default store deadline and breaker: what users run.
 fn default_policy() -> JwtPolicy {
     JwtPolicy { realm: "guard".into(), ..JwtPolicy::hs256(SECRET) }
 }
 
-/// For the functional tests, a deadline that a busy CI machine cannot miss by accident.
-fn policy() -> JwtPolicy {
-    let breaker = BreakerConfig { deadline: Duration::from_secs(2), ..BreakerConfig::default() };
-    JwtPolicy {
-        revocation: RevocationPolicy { breaker, ..RevocationPolicy::default() },
-        ..default_policy()
-    }
-}
-
 fn guard_with(store: impl RevocationStore, clock: &ManualClock) -> Jwt<Claims> {
-    policy().build::<Claims>().unwrap().with_revocation_store(store).with_clock(clock.clone())
+    default_policy()
+        .build::<Claims>()
+        .unwrap()
+        .with_revocation_store(store)
+        .with_clock(clock.clone())
 }
 
 fn issuer(clock: &ManualClock) -> TokenIssuer {
@@ -186,10 +179,10 @@ async fn redis_entries_live_as_long_as_they_must() {
 async fn a_revocation_through_one_instance_is_refused_by_another_at_once() {
     let prefix = prefix("instances");
     // Two instances: two connections, two guards, one Redis.
-    let one: Jwt<Claims> = policy().build().unwrap().with_revocation_store(
+    let one: Jwt<Claims> = default_policy().build().unwrap().with_revocation_store(
         RedisRevocationStore::connect(&redis_url(), prefix.clone()).await.unwrap(),
     );
-    let two: Jwt<Claims> = policy()
+    let two: Jwt<Claims> = default_policy()
         .build()
         .unwrap()
         .with_revocation_store(RedisRevocationStore::connect(&redis_url(), prefix).await.unwrap());
@@ -215,7 +208,7 @@ async fn a_revocation_through_one_instance_is_refused_by_another_at_once() {
 
 #[tokio::test]
 async fn a_password_change_with_the_real_clock_is_precise_below_a_second() {
-    let jwt: Jwt<Claims> = policy().build().unwrap().with_revocation_store(
+    let jwt: Jwt<Claims> = default_policy().build().unwrap().with_revocation_store(
         RedisRevocationStore::connect(&redis_url(), prefix("realclock")).await.unwrap(),
     );
     let issue = TokenIssuer::hs256(SECRET, Duration::from_secs(900)).unwrap();
@@ -231,114 +224,6 @@ async fn a_password_change_with_the_real_clock_is_precise_below_a_second() {
     assert_eq!(before.issued_at_ms / 1000, after.issued_at_ms / 1000);
     assert!(refused(jwt.authenticate(&before.token).await));
     assert!(jwt.authenticate(&after.token).await.is_ok());
-}
-
-/// A private `redis-server` on a fixed port, killed on drop (its directory removed).
-struct PrivateRedis {
-    child: Option<Child>,
-    port: u16,
-    dir: std::path::PathBuf,
-    extra: Vec<String>,
-}
-
-fn redis_server_binary() -> String {
-    std::env::var("GUARD_REDIS_SERVER")
-        .ok()
-        .filter(|b| !b.is_empty())
-        .unwrap_or_else(|| "redis-server".into())
-}
-
-impl PrivateRedis {
-    fn start(port: u16) -> Self {
-        Self::start_with(port, &[])
-    }
-
-    fn start_with(port: u16, extra: &[&str]) -> Self {
-        let dir =
-            std::env::temp_dir().join(format!("guard-jwt-redis-{}-{port}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let mut server =
-            Self { child: None, port, dir, extra: extra.iter().map(|s| s.to_string()).collect() };
-        server.spawn();
-        server
-    }
-
-    fn spawn(&mut self) {
-        let binary = redis_server_binary();
-        let child = Command::new(&binary)
-            .args([
-                "--port",
-                &self.port.to_string(),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-            ])
-            .arg("--dir")
-            .arg(&self.dir)
-            .args(&self.extra)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start `{binary}` (set GUARD_REDIS_SERVER): {e}"));
-        self.child = Some(child);
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
-            if let Some(status) = self.child.as_mut().and_then(|c| c.try_wait().ok().flatten()) {
-                panic!("redis-server on port {} exited: {status}", self.port);
-            }
-            assert!(Instant::now() < deadline, "redis-server did not listen on {}", self.port);
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-
-    fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}", self.port)
-    }
-
-    fn kill(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-
-    /// Starts the server again on the same port.
-    fn restart(&mut self) {
-        self.kill();
-        self.spawn();
-    }
-}
-
-impl Drop for PrivateRedis {
-    fn drop(&mut self) {
-        self.kill();
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
-/// `redis-cli` next to the server binary, else on `PATH`.
-fn redis_cli() -> std::path::PathBuf {
-    let server = std::path::PathBuf::from(redis_server_binary());
-    let sibling = server.with_file_name("redis-cli");
-    if sibling.is_file() { sibling } else { "redis-cli".into() }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
-/// A free port whose cluster bus port (port + 10000) is free and valid too.
-fn free_cluster_port() -> u16 {
-    for _ in 0..1000 {
-        let port = free_port();
-        if port <= 55_000 && TcpListener::bind(("127.0.0.1", port + 10_000)).is_ok() {
-            return port;
-        }
-    }
-    panic!("no free port pair for a cluster node");
 }
 
 async fn status_of(jwt: &Jwt<Claims>, token: &str) -> (u16, Option<String>, String) {
@@ -360,8 +245,8 @@ async fn status_of(jwt: &Jwt<Claims>, token: &str) -> (u16, Option<String>, Stri
 }
 
 #[tokio::test]
-async fn a_killed_redis_costs_one_timeout_then_recovers_by_itself() {
-    let mut redis = PrivateRedis::start(free_port());
+async fn a_killed_redis_is_a_503_at_once_then_recovers_by_itself() {
+    let mut redis = RedisServer::start();
     let closed: Jwt<Claims> = default_policy().build().unwrap().with_revocation_store(
         RedisRevocationStore::connect(&redis.url(), "outage").await.unwrap(),
     );
@@ -375,33 +260,24 @@ async fn a_killed_redis_costs_one_timeout_then_recovers_by_itself() {
     let open: Jwt<Claims> = open_policy.build().unwrap().with_revocation_store(
         RedisRevocationStore::connect(&redis.url(), "outage").await.unwrap(),
     );
+    closed.warm_up().await.unwrap();
     let token =
         TokenIssuer::hs256(SECRET, Duration::from_secs(900)).unwrap().issue("heidi").unwrap().token;
-    // Healthy (a first call may miss 20 ms on a busy machine; the breaker then retries in 1 s).
     for jwt in [&closed, &open] {
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while status_of(jwt, &token).await.0 != 200 {
-            assert!(Instant::now() < deadline, "a healthy store must answer");
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+        assert_eq!(status_of(jwt, &token).await.0, 200, "a healthy store answers");
     }
 
     redis.kill();
-    // Fail closed: 503 with Retry-After, as problem+json, fast.
-    let started = Instant::now();
+    // Fail closed: 503 with Retry-After, as problem+json: a refused connection is an outage, not
+    // a blip, so the breaker opens on this very request.
     let (status, retry_after, body) = status_of(&closed, &token).await;
     assert_eq!(status, 503);
     assert!(retry_after.is_some_and(|r| r.parse::<u64>().unwrap() >= 1));
     let body: serde_json::Value = serde_json::from_str(&body).unwrap();
     assert_eq!(body["type"], ProblemType::STORE_UNAVAILABLE.uri);
-    assert!(started.elapsed() < Duration::from_millis(500), "{:?}", started.elapsed());
-    // The breaker is open: the following requests do not even try.
+    // The breaker is open: the following requests are answered without touching the store.
     assert_eq!(closed.revocation_breaker(), Some(BreakerState::Open));
-    let started = Instant::now();
-    for _ in 0..50 {
-        assert_eq!(status_of(&closed, &token).await.0, 503);
-    }
-    assert!(started.elapsed() < Duration::from_millis(100), "{:?}", started.elapsed());
+    assert_eq!(status_of(&closed, &token).await.0, 503);
     // A logout during the outage is a 503 for the client, not a silent success.
     let info = open.authenticate(&token).await.unwrap().token;
     let err = closed.revoke(&info).await.unwrap_err();
@@ -410,78 +286,63 @@ async fn a_killed_redis_costs_one_timeout_then_recovers_by_itself() {
     // Fail open: the token passes unchecked.
     assert_eq!(status_of(&open, &token).await.0, 200);
 
-    // Redis comes back on the same port: the same guard recovers without any restart.
+    // Redis comes back on the same port: the same guard recovers without any restart, within
+    // the breaker's longest open time and its probes.
     redis.restart();
-    let deadline = Instant::now() + Duration::from_secs(15);
-    loop {
-        match status_of(&closed, &token).await.0 {
-            200 => break,
-            503 if Instant::now() < deadline => {
-                tokio::time::sleep(Duration::from_millis(100)).await
-            }
-            other => panic!("no recovery: {other}"),
-        }
+    let started = Instant::now();
+    while closed.revocation_breaker() != Some(BreakerState::Closed) {
+        assert!(started.elapsed() < Duration::from_secs(5), "no recovery within 5 s");
+        let status = status_of(&closed, &token).await.0;
+        assert!(status == 200 || status == 503, "{status}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    assert_eq!(closed.revocation_breaker(), Some(BreakerState::Closed));
-    // Writes work again too (retried: one call may miss 20 ms on a busy machine).
-    let mut written = false;
-    for _ in 0..5 {
-        if closed.revoke(&info).await.is_ok() {
-            written = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(1100)).await;
-    }
-    assert!(written, "the revocation was not written after recovery");
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while !refused(open.authenticate(&token).await) {
-        assert!(Instant::now() < deadline, "the revoked token still passes");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    assert_eq!(status_of(&closed, &token).await.0, 200);
+    closed.revoke(&info).await.unwrap();
+    assert!(refused(open.authenticate(&token).await));
+}
+
+#[tokio::test]
+async fn a_blip_costs_a_valid_token_no_503_and_never_lets_a_revoked_one_through() {
+    let redis = RedisServer::start();
+    let proxy = FaultProxy::start(redis.addr());
+    let prefix = prefix("blip");
+    let jwt: Jwt<Claims> = default_policy().build().unwrap().with_revocation_store(
+        RedisRevocationStore::connect(&proxy.url(), prefix.as_str()).await.unwrap(),
+    );
+    let issue = TokenIssuer::hs256(SECRET, Duration::from_secs(900)).unwrap();
+    let valid = issue.issue("ivan").unwrap().token;
+    let revoked = issue.issue("ivan").unwrap().token;
+    let info = jwt.authenticate(&revoked).await.unwrap().token;
+    jwt.revoke(&info).await.unwrap();
+
+    // A store that answers nothing for a while (paused): both attempts miss the deadline, so
+    // there is no answer, and the revoked token is refused with 503 (fail closed), never
+    // admitted. Two failures among few calls: the breaker stays closed.
+    let paused_proxy = FaultProxy::start(redis.addr());
+    let paused: Jwt<Claims> = default_policy().build().unwrap().with_revocation_store(
+        RedisRevocationStore::connect(&paused_proxy.url(), prefix.as_str()).await.unwrap(),
+    );
+    paused_proxy.set(Fault::Delay(Duration::from_secs(2)));
+    let (status, _, _) = status_of(&paused, &revoked).await;
+    assert_eq!(status, 503, "an unanswered check never admits");
+    assert_eq!(paused.revocation_breaker(), Some(BreakerState::Closed));
+
+    // One slow answer (300 ms, past the 250 ms deadline): the retry finds the store healthy, so
+    // the valid token passes and the revoked one is refused: no 503 for one slow call.
+    let slow = jwt;
+    proxy.set(Fault::DelayOnce(Duration::from_millis(300)));
+    let started = Instant::now();
+    assert_eq!(status_of(&slow, &valid).await.0, 200);
+    assert!(started.elapsed() < Duration::from_millis(500), "two deadlines at most");
+    proxy.set(Fault::DelayOnce(Duration::from_millis(300)));
+    assert!(refused(slow.authenticate(&revoked).await));
+    assert_eq!(slow.revocation_breaker(), Some(BreakerState::Closed));
 }
 
 #[tokio::test]
 async fn the_suite_on_a_redis_cluster() {
-    let nodes: Vec<PrivateRedis> = (0..3)
-        .map(|_| {
-            PrivateRedis::start_with(
-                free_cluster_port(),
-                &[
-                    "--cluster-enabled",
-                    "yes",
-                    "--cluster-config-file",
-                    "nodes.conf",
-                    "--cluster-node-timeout",
-                    "5000",
-                ],
-            )
-        })
-        .collect();
-    let addrs: Vec<String> = nodes.iter().map(|n| format!("127.0.0.1:{}", n.port)).collect();
-    let created = Command::new(redis_cli())
-        .args(["--cluster", "create"])
-        .args(&addrs)
-        .args(["--cluster-replicas", "0", "--cluster-yes"])
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
-    assert!(created.status.success(), "{}", String::from_utf8_lossy(&created.stdout));
-    let deadline = Instant::now() + Duration::from_secs(20);
-    for node in &nodes {
-        loop {
-            let info = Command::new(redis_cli())
-                .args(["-p", &node.port.to_string(), "cluster", "info"])
-                .output()
-                .unwrap();
-            if String::from_utf8_lossy(&info.stdout).contains("cluster_state:ok") {
-                break;
-            }
-            assert!(Instant::now() < deadline, "the cluster did not become ok");
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    }
-    let url = format!("redis+cluster://{}", addrs.join(","));
-    let conn = guard_core::redis::connect(&url).await.unwrap();
+    let cluster = tokio::task::spawn_blocking(|| RedisCluster::start(3)).await.unwrap();
+    let conn = guard_core::redis::connect(&cluster.url()).await.unwrap();
     assert!(conn.is_cluster());
     // Subjects land on different nodes; each check is one MGET within one slot.
     suite(RedisRevocationStore::new(conn, "cluster"), ManualClock::starting_now()).await;

@@ -6,7 +6,7 @@ use std::num::NonZeroU32;
 use std::sync::Arc;
 
 use guard_core::redis::RedisConnection;
-use guard_core::{BreakerConfig, GuardRequest, TrustedProxies};
+use guard_core::{BreakerConfig, BreakerConfigError, GuardRequest, TrustedProxies};
 use serde::{Deserialize, Serialize};
 
 use crate::algorithm::Algorithm;
@@ -140,8 +140,12 @@ pub struct RateLimitConfig {
     pub cost: u32,
     /// What to do while a shared store is down (default: local limits, one instance).
     pub on_store_failure: OnStoreFailure,
-    /// The deadline and circuit breaker around each shared-store call (default 20 ms, open for
-    /// 1 s after one failure).
+    /// The deadline and circuit breakers around each shared-store call, one breaker per Redis
+    /// node (default: [`BreakerConfig::default`], a 250 ms deadline and a breaker that opens on a
+    /// failure rate or an unreachable store, never on one slow call). A call that fails while
+    /// the store is judged healthy is retried once with the same request id (counted once), then
+    /// decided by the local limiter; [`on_store_failure`](Self::on_store_failure) applies only
+    /// while the breaker judges the store down.
     pub breaker: BreakerConfig,
     /// How many refused keys the block cache remembers (default 10 000; 0 turns it off): a key
     /// that the shared store refused until `T` is refused locally until `T`, without a round
@@ -214,6 +218,9 @@ pub enum RateLimitError {
         /// The smallest limit.
         limit: u64,
     },
+    /// The breaker configuration cannot work.
+    #[error("breaker: {0}")]
+    Breaker(#[from] BreakerConfigError),
     /// The IPv6 grouping prefix is longer than 128 bits.
     #[error("the IPv6 prefix of the client-IP key must be at most 128 bits, not {0}")]
     InvalidIpv6Prefix(u8),
@@ -336,6 +343,7 @@ impl RateLimitConfig {
         if let Some(bits) = self.key.ipv6_prefix().filter(|b| *b > 128) {
             return Err(RateLimitError::InvalidIpv6Prefix(bits));
         }
+        self.breaker.check()?;
         Ok(())
     }
 }
@@ -374,6 +382,9 @@ mod tests {
             err(base().key(Key::client_ip_grouped(129))),
             RateLimitError::InvalidIpv6Prefix(129)
         );
+        let mut c = base();
+        c.breaker.minimum_calls = 0;
+        assert_eq!(err(c), RateLimitError::Breaker(BreakerConfigError::Zero("minimum_calls")));
         assert!(
             base().cost(5).key(Key::client_ip_grouped(128)).build(MemoryStore::new(10)).is_ok()
         );

@@ -47,8 +47,20 @@
 //!   the Redis server's clock, standalone or Cluster (every key of a decision shares one hash
 //!   tag). A retried call carries the same request id and is never counted twice. A key that
 //!   Redis refused until `T` is refused locally until `T` without a round trip (the block
-//!   cache). Each call has a deadline (20 ms) and a circuit breaker ([`guard_core::CircuitBreaker`]),
-//!   which logs once per change of state, never per request.
+//!   cache). Each call has a deadline (250 ms) and circuit breakers (one per Redis node,
+//!   [`guard_core::StoreBreakers`]), which open on evidence of an outage, never on one slow call,
+//!   and log once per change of state, never per request.
+//!
+//! # When the shared store fails
+//!
+//! | the store | what a request gets |
+//! |---|---|
+//! | misses one call (a blip: timeout or error while judged healthy) | asked once more with the same request id (counted once); if that misses too, the local limiter decides this request |
+//! | is judged down (refused connections, or a failure rate over the breaker's window) | [`OnStoreFailure`]: `FailOpen` admits uncounted, `FailClosed` answers 503 + `Retry-After` at once, `Local` (the default) decides in the local limiter |
+//! | comes back | probes close the breaker within its open time (at most 4 s) and Redis decides again |
+//!
+//! [`RateLimiter::warm_up`] loads the script (on every master of a Cluster) before the server
+//! listens, so the first burst after a deploy pays no `NOSCRIPT` round trip.
 //!
 //! # Example
 //!

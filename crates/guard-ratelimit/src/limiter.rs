@@ -6,8 +6,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use guard_core::observe;
 use guard_core::redis::hash_tagged;
 use guard_core::{
-    BreakerState, CircuitBreaker, Decision, Guard, GuardRequest, GuardResponse, HeaderKey,
-    PreparedHeader, Problem, ProblemType, ResponseHead, TrustedProxies,
+    BreakerState, Decision, Guard, GuardRequest, GuardResponse, HeaderKey, PreparedHeader, Problem,
+    ProblemType, ResponseHead, StoreBreakers, TrustedProxies,
 };
 use http::{HeaderName, HeaderValue, StatusCode, header};
 
@@ -69,9 +69,14 @@ enum Backend {
 
 struct Shared {
     store: RedisStore,
-    breaker: CircuitBreaker,
+    /// One breaker per Redis node (per master of a Cluster).
+    breakers: StoreBreakers,
     on_failure: OnStoreFailure,
-    fallback: Option<(MemoryStore, Vec<Limits>)>,
+    /// The local limiter: decides a request whose store call failed while the store is judged
+    /// healthy (a blip), and every request during an outage under [`OnStoreFailure::Local`].
+    /// Each quota is divided by the number of instances the policy names (1 otherwise).
+    local: MemoryStore,
+    local_limits: Vec<Limits>,
     blocks: Option<BoundedMap<Block>>,
 }
 
@@ -90,7 +95,8 @@ pub enum DecidedBy {
     Store,
     /// The block cache: the shared store had refused this key until later.
     BlockCache,
-    /// The local fallback, while the shared store is down.
+    /// The local limiter: for one request whose store call failed while the store is judged
+    /// healthy, or for every request while it is down under [`OnStoreFailure::Local`].
     LocalFallback,
 }
 
@@ -239,24 +245,22 @@ impl RateLimiter {
         let backend = match store {
             Store::Memory(memory) => Backend::Memory(memory),
             Store::Redis(store) => {
-                let fallback = match config.on_store_failure {
-                    OnStoreFailure::Local { instances } => Some((
-                        MemoryStore::with_clock(config.fallback_max_keys, clock.clone()),
-                        policies
-                            .iter()
-                            .map(|p| Limits::from(p.quota.divided(instances.get())))
-                            .collect(),
-                    )),
-                    OnStoreFailure::FailOpen | OnStoreFailure::FailClosed => None,
+                let instances = match config.on_store_failure {
+                    OnStoreFailure::Local { instances } => instances.get(),
+                    OnStoreFailure::FailOpen | OnStoreFailure::FailClosed => 1,
                 };
                 Backend::Shared(Box::new(Shared {
                     store,
-                    breaker: CircuitBreaker::new(
+                    breakers: StoreBreakers::new(
                         format!("rate limit `{}`", config.prefix),
                         config.breaker,
                     ),
                     on_failure: config.on_store_failure,
-                    fallback,
+                    local: MemoryStore::with_clock(config.fallback_max_keys, clock.clone()),
+                    local_limits: policies
+                        .iter()
+                        .map(|p| Limits::from(p.quota.divided(instances)))
+                        .collect(),
                     blocks: (config.block_cache_keys > 0)
                         .then(|| BoundedMap::new(config.block_cache_keys)),
                 }))
@@ -287,11 +291,22 @@ impl RateLimiter {
         self.inner.headers.policy.value()
     }
 
-    /// The state of the breaker around the shared store (`None` for a memory store).
+    /// The state of the breakers around the shared store, the worst node's (`None` for a memory
+    /// store).
     pub fn breaker_state(&self) -> Option<BreakerState> {
         match &self.inner.backend {
             Backend::Memory(_) => None,
-            Backend::Shared(shared) => Some(shared.breaker.state()),
+            Backend::Shared(shared) => Some(shared.breakers.state()),
+        }
+    }
+
+    /// Prepares the shared store before the first request: loads the decision script (on every
+    /// master of a Cluster), so that a burst right after start-up meets a ready connection and
+    /// pays no `NOSCRIPT` round trip. Nothing to do for a memory store.
+    pub async fn warm_up(&self) -> Result<(), redis::RedisError> {
+        match &self.inner.backend {
+            Backend::Memory(_) => Ok(()),
+            Backend::Shared(shared) => shared.store.warm_up().await,
         }
     }
 
@@ -329,15 +344,22 @@ impl RateLimiter {
             }
         }
         let request_id = shared.store.next_request_id();
-        let call = shared.store.decide(
-            base,
-            inner.algorithm,
-            &inner.limits,
-            &inner.suffixes,
-            cost,
-            &request_id,
-        );
-        match shared.breaker.call(call).await {
+        let breaker = shared.breakers.node(shared.store.connection().node_of(base).as_deref());
+        // Idempotent: a retry carries the same request id, and the script answers an admission
+        // it already counted from its replay record.
+        let decided = breaker
+            .call_idempotent(|| {
+                shared.store.decide(
+                    base,
+                    inner.algorithm,
+                    &inner.limits,
+                    &inner.suffixes,
+                    cost,
+                    &request_id,
+                )
+            })
+            .await;
+        match decided {
             Ok(reply) => {
                 let outcome = outcome(reply.evaluation, DecidedBy::Store);
                 if let (false, Some(blocks)) = (outcome.admitted, &shared.blocks) {
@@ -345,15 +367,21 @@ impl RateLimiter {
                 }
                 Verdict::Decided(outcome)
             }
-            Err(err) => match (shared.on_failure, &shared.fallback) {
-                (OnStoreFailure::FailOpen, _) => Verdict::FailedOpen,
-                (OnStoreFailure::Local { .. }, Some((store, limits))) => {
-                    let ev = store.decide(base, inner.algorithm, limits, cost);
-                    Verdict::Decided(outcome(ev, DecidedBy::LocalFallback))
+            // A blip of a store judged healthy: this request is decided locally.
+            Err(err) if !err.is_outage() => self.decide_locally(shared, base, cost),
+            Err(err) => match shared.on_failure {
+                OnStoreFailure::FailOpen => Verdict::FailedOpen,
+                OnStoreFailure::Local { .. } => self.decide_locally(shared, base, cost),
+                OnStoreFailure::FailClosed => {
+                    Verdict::Unavailable { retry_after: err.retry_after() }
                 }
-                _ => Verdict::Unavailable { retry_after: err.retry_after() },
             },
         }
+    }
+
+    fn decide_locally(&self, shared: &Shared, base: &str, cost: u64) -> Verdict {
+        let ev = shared.local.decide(base, self.inner.algorithm, &shared.local_limits, cost);
+        Verdict::Decided(outcome(ev, DecidedBy::LocalFallback))
     }
 
     fn missing(&self) -> Decision<RateLimitState> {

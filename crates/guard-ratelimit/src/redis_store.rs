@@ -11,8 +11,9 @@ use redis::{ErrorKind, RedisError};
 
 use crate::algorithm::{Algorithm, Evaluation, Limits, PolicyStatus};
 
-static SCRIPT: LazyLock<redis::Script> =
-    LazyLock::new(|| redis::Script::new(include_str!("script.lua")));
+const SCRIPT_CODE: &str = include_str!("script.lua");
+
+static SCRIPT: LazyLock<redis::Script> = LazyLock::new(|| redis::Script::new(SCRIPT_CODE));
 
 /// The Redis store: one global limit for every instance that shares the Redis.
 ///
@@ -135,6 +136,11 @@ impl RedisStore {
         String::new()
     }
 
+    /// Loads the decision script (on every master of a Cluster) before the first request.
+    pub async fn warm_up(&self) -> Result<(), RedisError> {
+        self.conn.load_script(SCRIPT_CODE).await
+    }
+
     /// A request id no other call of any instance uses.
     pub(crate) fn next_request_id(&self) -> String {
         let n = self.ids.counter.fetch_add(1, Ordering::Relaxed);
@@ -162,13 +168,12 @@ impl RedisStore {
         for q in quotas {
             call.arg(q.limit).arg(q.window);
         }
-        let mut conn = self.conn.clone();
-        let reply: Vec<i64> = match call.invoke_async(&mut conn).await {
-            Err(err) if err.is_connection_dropped() || err.is_io_error() => {
-                call.invoke_async(&mut conn).await?
-            }
-            other => other?,
-        };
+        let reply: Vec<i64> = guard_core::redis::retry_reconnected(|| {
+            let mut conn = self.conn.clone();
+            let call = &call;
+            async move { call.invoke_async(&mut conn).await }
+        })
+        .await?;
         decode(&reply, quotas)
     }
 }

@@ -19,11 +19,18 @@
 //! With revocation on, a token must carry `jti`, `sub` and `iat`; tokens without them are
 //! refused as `invalid_token` (they could not be revoked).
 //!
-//! The check is one store round trip, bounded by a short deadline (20 ms by default) and
-//! guard-core's circuit breaker. When the store fails, [`FailurePolicy::Closed`] (the default)
-//! answers 503 with `Retry-After`; [`FailurePolicy::Open`] lets the token through and logs (at
-//! most once a second). Either way the breaker makes an outage cost one timeout rather than
-//! one per request, and the guard recovers by itself when the store answers again.
+//! The check is one store round trip, bounded by a deadline (250 ms by default) and guard-core's
+//! circuit breakers (one per Redis node). What happens when the store does not answer:
+//!
+//! | the store | a revoked token | a valid token |
+//! |---|---|---|
+//! | answers | refused (401) | passes |
+//! | misses one call (a blip: a timeout or an error while the breaker judges it healthy) | the check is asked once more; refused if that answers, else as below | passes if the second call answers |
+//! | is judged down (breaker open), or both calls failed | [`FailurePolicy::Closed`] (default): 503 with `Retry-After`; [`FailurePolicy::Open`]: passes unchecked, logged at most once a second | the same |
+//!
+//! So a revoked token never passes under the default policy, and one slow call costs a valid
+//! token a second deadline at most, not a 503. The breaker makes an outage cost a few timeouts
+//! rather than one per request, and the guard recovers by itself when the store answers again.
 //!
 //! Two stores ship: [`MemoryRevocationStore`] (one process, bounded) and, with the feature
 //! `redis`, `RedisRevocationStore` (shared by every instance).
@@ -34,10 +41,11 @@ mod redis;
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use guard_core::{BreakerConfig, BreakerState, CircuitBreaker, StoreError};
+use guard_core::{BreakerConfig, BreakerState, StoreBreakers, StoreError, StoreFailure};
 use serde::Deserialize;
 
 use crate::claims::TokenInfo;
@@ -86,6 +94,18 @@ pub trait RevocationStore: Send + Sync + 'static {
 
     /// Whether token `jti` of `subject` is deny-listed, and the subject's mark, in one round trip.
     fn status<'a>(&'a self, subject: &'a str, jti: &'a str) -> StoreFuture<'a, RevocationStatus>;
+
+    /// The node of the store that keeps `subject`'s entries (a Redis Cluster master), so that
+    /// the guard judges each node apart; `None` (the default) for a store with one node.
+    fn node_of(&self, subject: &str) -> Option<Arc<str>> {
+        let _ = subject;
+        None
+    }
+
+    /// Prepares the store before the first request (loads scripts); the default does nothing.
+    fn warm_up(&self) -> StoreFuture<'_, ()> {
+        Box::pin(async { Ok(()) })
+    }
 }
 
 /// A store failure.
@@ -102,6 +122,16 @@ pub enum RevocationStoreError {
     /// Any other store's failure.
     #[error("{0}")]
     Other(Box<dyn std::error::Error + Send + Sync>),
+}
+
+impl StoreFailure for RevocationStoreError {
+    fn is_unreachable(&self) -> bool {
+        match self {
+            #[cfg(feature = "redis")]
+            RevocationStoreError::Redis(err) => err.is_unreachable(),
+            _ => false,
+        }
+    }
 }
 
 /// What to do when the revocation store cannot answer in time.
@@ -126,8 +156,9 @@ pub struct RevocationPolicy {
     /// (default 86400, one day); also how long subject marks are kept.
     #[serde(with = "crate::policy::secs")]
     pub max_token_lifetime: Duration,
-    /// Deadline and circuit breaker around every store call (default 20 ms, opens after one
-    /// failure for 1 s).
+    /// Deadline and circuit breakers around every store call, one breaker per store node
+    /// (default: [`BreakerConfig::default`], a 250 ms deadline, opening on a failure rate or an
+    /// unreachable store, never on one slow call).
     pub breaker: BreakerConfig,
 }
 
@@ -144,7 +175,7 @@ impl Default for RevocationPolicy {
 /// A store with its policy and breaker: what [`Jwt`](crate::Jwt) consults.
 pub(crate) struct Revocations {
     store: Box<dyn RevocationStore>,
-    breaker: CircuitBreaker,
+    breakers: StoreBreakers,
     policy: RevocationPolicy,
     /// When fail-open last logged (ms since the epoch), so an outage logs once a second.
     last_open_log_ms: AtomicU64,
@@ -154,7 +185,7 @@ impl std::fmt::Debug for Revocations {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Revocations")
             .field("policy", &self.policy)
-            .field("breaker", &self.breaker.state())
+            .field("breaker", &self.breakers.state())
             .finish_non_exhaustive()
     }
 }
@@ -163,14 +194,18 @@ impl Revocations {
     pub(crate) fn new(store: Box<dyn RevocationStore>, policy: RevocationPolicy) -> Self {
         Self {
             store,
-            breaker: CircuitBreaker::new("jwt-revocations", policy.breaker),
+            breakers: StoreBreakers::new("jwt-revocations", policy.breaker),
             policy,
             last_open_log_ms: AtomicU64::new(0),
         }
     }
 
     pub(crate) fn breaker_state(&self) -> BreakerState {
-        self.breaker.state()
+        self.breakers.state()
+    }
+
+    pub(crate) async fn warm_up(&self) -> Result<(), RevocationStoreError> {
+        self.store.warm_up().await
     }
 
     /// Refuses a revoked token; the store's failure follows the policy.
@@ -181,7 +216,9 @@ impl Revocations {
         if token.expires_at_ms.saturating_sub(issued) > millis(self.policy.max_token_lifetime) {
             return Err(TokenError::LifetimeTooLong.into());
         }
-        match self.breaker.call(self.store.status(sub, jti)).await {
+        let breaker = self.breakers.node(self.store.node_of(sub).as_deref());
+        // A read: a blip is asked once more before the failure policy decides.
+        match breaker.call_idempotent(|| self.store.status(sub, jti)).await {
             Ok(status) => {
                 let marked = status.subject_revoked_through_ms.is_some_and(|t| issued <= t);
                 if status.token_revoked || marked {
@@ -228,7 +265,8 @@ impl Revocations {
         if ttl == 0 {
             return Ok(());
         }
-        self.write(self.store.revoke_token(sub, jti, Duration::from_millis(ttl))).await
+        let ttl = Duration::from_millis(ttl);
+        self.write(sub, || self.store.revoke_token(sub, jti, ttl)).await
     }
 
     /// Marks `subject`: every token issued at or before `now_ms` is refused.
@@ -240,11 +278,18 @@ impl Revocations {
     ) -> Result<(), RevokeError> {
         // One extra second for the rounding of whole-second `exp` claims.
         let ttl = self.policy.max_token_lifetime + leeway + Duration::from_secs(1);
-        self.write(self.store.revoke_subject(subject, now_ms, ttl)).await
+        self.write(subject, || self.store.revoke_subject(subject, now_ms, ttl)).await
     }
 
-    async fn write(&self, call: StoreFuture<'_, ()>) -> Result<(), RevokeError> {
-        self.breaker.call(call).await.map_err(|err| RevokeError::Unavailable {
+    /// Both writes may run twice (a deny-list entry, a mark that only moves forward): a blip is
+    /// retried once.
+    async fn write<'a>(
+        &'a self,
+        subject: &str,
+        call: impl FnMut() -> StoreFuture<'a, ()>,
+    ) -> Result<(), RevokeError> {
+        let breaker = self.breakers.node(self.store.node_of(subject).as_deref());
+        breaker.call_idempotent(call).await.map_err(|err| RevokeError::Unavailable {
             message: err.to_string(),
             retry_after: err.retry_after(),
         })
@@ -262,7 +307,7 @@ mod tests {
                 .unwrap();
         assert_eq!(p.on_store_failure, FailurePolicy::Open);
         assert_eq!(p.max_token_lifetime, Duration::from_secs(900));
-        assert_eq!(p.breaker.deadline, Duration::from_millis(20));
+        assert_eq!(p.breaker.deadline, Duration::from_millis(250));
         assert!(serde_json::from_str::<RevocationPolicy>(r#"{"fail": "open"}"#).is_err());
     }
 }

@@ -16,7 +16,11 @@
 
 use std::time::Duration;
 
-use guard_core::redis::{RedisConnection, RedisSetupError, bounded_key, hash_tagged};
+use std::sync::Arc;
+
+use guard_core::redis::{
+    RedisConnection, RedisSetupError, bounded_key, hash_tagged, retry_reconnected,
+};
 use redis::Script;
 
 use super::{RevocationStatus, RevocationStore, RevocationStoreError, StoreFuture};
@@ -79,6 +83,10 @@ impl RedisRevocationStore {
         format!("{}:t:{}", hash_tagged(&self.prefix, subject), bounded_key(jti))
     }
 
+    async fn query<T: redis::FromRedisValue>(&self, cmd: &redis::Cmd) -> redis::RedisResult<T> {
+        cmd.query_async(&mut self.conn.clone()).await
+    }
+
     /// The key that holds `subject`'s mark.
     pub fn subject_key(&self, subject: &str) -> String {
         format!("{}:all", hash_tagged(&self.prefix, subject))
@@ -93,14 +101,9 @@ impl RevocationStore for RedisRevocationStore {
         ttl: Duration,
     ) -> StoreFuture<'a, ()> {
         Box::pin(async move {
-            let mut conn = self.conn.clone();
-            redis::cmd("SET")
-                .arg(self.token_key(subject, jti))
-                .arg(1)
-                .arg("PX")
-                .arg(millis(ttl).max(1))
-                .query_async::<()>(&mut conn)
-                .await?;
+            let mut cmd = redis::cmd("SET");
+            cmd.arg(self.token_key(subject, jti)).arg(1).arg("PX").arg(millis(ttl).max(1));
+            retry_reconnected(|| self.query::<()>(&cmd)).await?;
             Ok(())
         })
     }
@@ -112,25 +115,24 @@ impl RevocationStore for RedisRevocationStore {
         ttl: Duration,
     ) -> StoreFuture<'a, ()> {
         Box::pin(async move {
-            let mut conn = self.conn.clone();
-            self.raise_mark
-                .key(self.subject_key(subject))
-                .arg(issued_through_ms)
-                .arg(millis(ttl).max(1))
-                .invoke_async::<i64>(&mut conn)
-                .await?;
+            let mut call = self.raise_mark.key(self.subject_key(subject));
+            call.arg(issued_through_ms).arg(millis(ttl).max(1));
+            let call = &call;
+            retry_reconnected(|| {
+                let mut conn = self.conn.clone();
+                async move { call.invoke_async::<i64>(&mut conn).await }
+            })
+            .await?;
             Ok(())
         })
     }
 
     fn status<'a>(&'a self, subject: &'a str, jti: &'a str) -> StoreFuture<'a, RevocationStatus> {
         Box::pin(async move {
-            let mut conn = self.conn.clone();
-            let (token, mark): (Option<String>, Option<String>) = redis::cmd("MGET")
-                .arg(self.token_key(subject, jti))
-                .arg(self.subject_key(subject))
-                .query_async(&mut conn)
-                .await?;
+            let mut cmd = redis::cmd("MGET");
+            cmd.arg(self.token_key(subject, jti)).arg(self.subject_key(subject));
+            let (token, mark): (Option<String>, Option<String>) =
+                retry_reconnected(|| self.query(&cmd)).await?;
             let subject_revoked_through_ms = match mark {
                 None => None,
                 Some(text) => Some(text.parse::<u64>().map_err(|_| {
@@ -139,6 +141,14 @@ impl RevocationStore for RedisRevocationStore {
             };
             Ok(RevocationStatus { token_revoked: token.is_some(), subject_revoked_through_ms })
         })
+    }
+
+    fn node_of(&self, subject: &str) -> Option<Arc<str>> {
+        self.conn.node_of(&self.subject_key(subject))
+    }
+
+    fn warm_up(&self) -> StoreFuture<'_, ()> {
+        Box::pin(async move { Ok(self.conn.load_script(RAISE_MARK).await?) })
     }
 }
 

@@ -6,12 +6,8 @@ mod guard;
 mod redis;
 mod suite;
 
-use std::sync::atomic::{AtomicU32, Ordering};
-use std::time::Duration;
-
-use guard_core::BreakerConfig;
-
 use crate::{Algorithm, OnStoreFailure, RateLimitConfig, Verdict};
+use std::sync::atomic::{AtomicU32, Ordering};
 
 /// A prefix no other test of this process uses.
 fn unique_prefix(tag: &str) -> String {
@@ -19,17 +15,12 @@ fn unique_prefix(tag: &str) -> String {
     format!("t{}-{tag}", N.fetch_add(1, Ordering::Relaxed))
 }
 
-/// A breaker that does not trip on a slow debug build (the tests of outages set their own).
-fn patient_breaker() -> BreakerConfig {
-    BreakerConfig { deadline: Duration::from_secs(5), ..BreakerConfig::default() }
-}
-
-/// A config for the tests: `quotas` as `(name, "n/window")`, fail closed, patient breaker.
+/// A config for the tests: `quotas` as `(name, "n/window")`, fail closed, the default breaker
+/// (what users run: a test that needs a longer deadline would hide a bad default).
 fn config(alg: Algorithm, quotas: &[(&str, &str)]) -> RateLimitConfig {
     let mut config = RateLimitConfig::new(unique_prefix(alg.code()))
         .algorithm(alg)
-        .on_store_failure(OnStoreFailure::FailClosed)
-        .breaker(patient_breaker());
+        .on_store_failure(OnStoreFailure::FailClosed);
     for (name, quota) in quotas {
         config = config.quota(*name, quota.parse().expect("a valid quota"));
     }

@@ -80,7 +80,6 @@ async fn keys_share_one_hash_tag_and_long_keys_are_bounded() {
     let limiter = RateLimitConfig::new("kt")
         .quota("burst", "5/1s".parse().unwrap())
         .quota("daily", "100/1d".parse().unwrap())
-        .breaker(super::patient_breaker())
         .build(store(&server.url()).await)
         .unwrap();
     let long = "x".repeat(5_000);
@@ -188,11 +187,8 @@ async fn an_outage_falls_back_to_divided_local_limits_and_recovers() {
     let _log = tracing::subscriber::set_default(subscriber);
 
     let mut server = RedisServer::start();
-    let breaker = BreakerConfig {
-        deadline: Duration::from_secs(2),
-        open_for: Duration::from_millis(100),
-        failure_threshold: 1,
-    };
+    // The default breaker: a refused connection opens it at once.
+    let breaker = BreakerConfig::default();
     let limiter = config(Algorithm::Gcra, &[("q", "6/60s")])
         .on_store_failure(OnStoreFailure::local(3))
         .breaker(breaker)
@@ -222,7 +218,13 @@ async fn an_outage_falls_back_to_divided_local_limits_and_recovers() {
             assert_eq!(o.policies()[0].remaining(), 5);
             break;
         }
-        assert!(started.elapsed() < Duration::from_secs(10), "never recovered");
+        assert!(started.elapsed() < Duration::from_secs(5), "not recovered within 5 s");
+    }
+    // That was the first of three probes; the next two close the breaker.
+    assert_eq!(limiter.breaker_state(), Some(BreakerState::HalfOpen));
+    for remaining in [4, 3] {
+        let o = decided(limiter.check_key("k", 1).await);
+        assert_eq!((o.decided_by(), o.policies()[0].remaining()), (DecidedBy::Store, remaining));
     }
     assert_eq!(limiter.breaker_state(), Some(BreakerState::Closed));
     // One line per change of state, not one per request.
@@ -332,4 +334,57 @@ async fn a_cluster_holds_the_limit_exactly_and_survives_script_flush() {
     }
     let o = decided(limiter.check_key("user-0", 1).await);
     assert_eq!(o.policies()[0].remaining(), 0, "reloaded after SCRIPT FLUSH, state kept");
+}
+
+#[tokio::test]
+async fn one_slow_call_is_decided_locally_and_a_slow_store_opens_the_breaker_by_rate() {
+    use guard_tests::proxy::{Fault, FaultProxy};
+    let server = RedisServer::start();
+    let proxy = FaultProxy::start(server.addr());
+    // Fail closed, default breaker: a blip must still not be a 503.
+    let limiter =
+        config(Algorithm::Gcra, &[("q", "100/60s")]).build(store(&proxy.url()).await).unwrap();
+    limiter.warm_up().await.unwrap();
+    for _ in 0..25 {
+        assert_eq!(decided(limiter.check_key("k", 1).await).decided_by(), DecidedBy::Store);
+    }
+    // One request meets a store 400 ms late: both attempts miss the deadline, the local limiter
+    // decides, the breaker stays closed.
+    proxy.set(Fault::Delay(Duration::from_millis(400)));
+    let started = Instant::now();
+    let o = decided(limiter.check_key("k", 1).await);
+    assert_eq!((o.decided_by(), o.admitted()), (DecidedBy::LocalFallback, true));
+    assert!(started.elapsed() < Duration::from_millis(900), "two deadlines at most");
+    assert_eq!(limiter.breaker_state(), Some(BreakerState::Closed));
+    // The store stays slow under concurrent load: the failure rate over the breaker's 2 s window
+    // opens it and fail-closed applies (503s at once, no waiting).
+    let started = Instant::now();
+    let mut unavailable = 0;
+    while limiter.breaker_state() != Some(BreakerState::Open) {
+        assert!(started.elapsed() < Duration::from_secs(5), "not open after 5 s of a slow store");
+        let mut requests = tokio::task::JoinSet::new();
+        for _ in 0..8 {
+            let limiter = limiter.clone();
+            requests.spawn(async move { limiter.check_key("k", 1).await });
+        }
+        unavailable += requests
+            .join_all()
+            .await
+            .iter()
+            .filter(|v| matches!(v, Verdict::Unavailable { .. }))
+            .count();
+    }
+    let started = Instant::now();
+    assert!(matches!(limiter.check_key("k", 1).await, Verdict::Unavailable { .. }));
+    assert!(started.elapsed() < Duration::from_millis(50), "an open breaker answers at once");
+    assert!(unavailable <= 8, "blips were decided locally until the breaker opened");
+    // The delay goes: within the open time and three probes, the store decides again.
+    proxy.set(Fault::None);
+    let started = Instant::now();
+    while limiter.breaker_state() != Some(BreakerState::Closed) {
+        assert!(started.elapsed() < Duration::from_secs(5), "not closed within 5 s");
+        let _ = limiter.check_key("k", 1).await;
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(decided(limiter.check_key("k", 1).await).decided_by(), DecidedBy::Store);
 }
