@@ -52,13 +52,8 @@ fn normalized(mut body: Value) -> Value {
 
 impl Contract {
     async fn start(name: &'static str, env: &[(&str, &str)]) -> Self {
-        // A generous store deadline unless a test sets its own: debug builds on a loaded
-        // two-core machine can take longer than 20 ms for a Redis round trip.
-        let mut all = vec![
-            ("JWT_SECRET", SECRET),
-            ("AUTH_RATE_LIMIT", "100000/60s"),
-            ("STORE_DEADLINE_MS", "1000"),
-        ];
+        // The default store deadline and breaker: what users run.
+        let mut all = vec![("JWT_SECRET", SECRET), ("AUTH_RATE_LIMIT", "100000/60s")];
         all.extend_from_slice(env);
         Self {
             server: ExampleServer::start(name, &all).await,
@@ -415,9 +410,7 @@ async fn a_store_outage_is_a_503_and_heals_by_itself() {
     for name in EXAMPLES {
         let mut redis = RedisServer::start();
         let url = redis.url();
-        // The default deadline: an outage must cost milliseconds, not seconds.
-        let mut c =
-            Contract::start(name, &[("REDIS_URL", &url), ("STORE_DEADLINE_MS", "20")]).await;
+        let mut c = Contract::start(name, &[("REDIS_URL", &url)]).await;
         let username = unique("o");
         c.register(&username).await;
         let token = c.token(&username, PASSWORD).await;
@@ -430,15 +423,18 @@ async fn a_store_outage_is_a_503_and_heals_by_itself() {
             let (status, headers, _) = c.call(label, method, path, auth, Some(json!({}))).await;
             assert_eq!(status, 503, "{name} {label}");
             assert!(headers.contains_key("retry-after"), "{name} {label}");
+            // A refused connection is an outage at once: no wait for the deadline, and far
+            // below the Redis client's own 1 s timeouts that would bound it otherwise.
             assert!(
-                started.elapsed() < Duration::from_secs(2),
-                "{name} {label}: bounded by the deadline"
+                started.elapsed() < Duration::from_millis(750),
+                "{name} {label}: {:?}",
+                started.elapsed()
             );
         }
         redis.restart();
         // The users were in the killed server; the token's revocation check and the limits work
         // again as soon as the breaker's probe succeeds.
-        let deadline = Instant::now() + Duration::from_secs(10);
+        let deadline = Instant::now() + Duration::from_secs(5);
         loop {
             let (status, _, _) =
                 c.call("me after recovery", Method::GET, "/v1/me", Some(&token), None).await;
@@ -447,7 +443,7 @@ async fn a_store_outage_is_a_503_and_heals_by_itself() {
                 assert_eq!(status, 401, "{name}");
                 break;
             }
-            assert!(Instant::now() < deadline, "{name}: no recovery within 10 s");
+            assert!(Instant::now() < deadline, "{name}: no recovery within 5 s");
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
     }

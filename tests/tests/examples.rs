@@ -321,12 +321,8 @@ fn redis_env() -> (String, String) {
 #[tokio::test]
 async fn register_validates_and_creates_users_identically_in_redis() {
     let (url, prefix) = redis_env();
-    let env = [
-        ("REDIS_URL", url.as_str()),
-        ("REDIS_PREFIX", &prefix),
-        ("AUTH_RATE_LIMIT", "1000/60s"),
-        ("STORE_DEADLINE_MS", "1000"),
-    ];
+    let env =
+        [("REDIS_URL", url.as_str()), ("REDIS_PREFIX", &prefix), ("AUTH_RATE_LIMIT", "1000/60s")];
     register_scenario(&env).await;
 }
 
@@ -336,12 +332,7 @@ async fn auth_limit_scenario(shared: bool) {
     let (url, prefix) = redis_env();
     let mut env = vec![("AUTH_RATE_LIMIT", "3/60s")];
     if shared {
-        // Debug builds on a loaded machine: what is tested is the sharing, not the deadline.
-        env.extend([
-            ("REDIS_URL", url.as_str()),
-            ("REDIS_PREFIX", prefix.as_str()),
-            ("STORE_DEADLINE_MS", "1000"),
-        ]);
+        env.extend([("REDIS_URL", url.as_str()), ("REDIS_PREFIX", prefix.as_str())]);
     }
     let mut servers = Vec::new();
     for name in EXAMPLES {

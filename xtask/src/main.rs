@@ -9,6 +9,7 @@
 mod bench;
 mod ci;
 mod redis;
+mod stress;
 
 use std::process::ExitCode;
 
@@ -19,6 +20,8 @@ Usage: cargo xtask <command>
 Commands:
   ci      Run every CI check in order: fmt, clippy, tests (with a Redis), rustdoc
   bench   Load both example servers (release) and report req/s and latency against a baseline
+  stress  [runs]  The login burst on five instances, on Redis and a Cluster, 20 times by
+          default: each run's admitted and 503 counts and the store-call latency
   help    Show this message
 ";
 
@@ -30,12 +33,14 @@ fn main() -> ExitCode {
     match args.as_slice() {
         ["ci"] => ci::run(),
         ["bench"] => bench::run(),
+        ["stress"] => stress::run(None),
+        ["stress", runs] => stress::run(Some(runs)),
         ["help" | "--help" | "-h"] => {
             print!("{USAGE}");
             ExitCode::SUCCESS
         }
         [] => usage_error("no command given"),
-        [command @ ("ci" | "bench" | "help" | "--help" | "-h"), extra, ..] => {
+        [command @ ("ci" | "bench" | "stress" | "help" | "--help" | "-h"), extra, ..] => {
             usage_error(&format!("`{command}` takes no arguments, got `{extra}`"))
         }
         [command, ..] => usage_error(&format!("unknown command `{command}`")),

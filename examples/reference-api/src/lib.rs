@@ -19,7 +19,7 @@ mod stack;
 pub mod users;
 
 pub use api::Api;
-pub use config::{Config, ConfigError};
+pub use config::{Config, ConfigError, redact_url};
 pub use stack::{
     AuthStack, BearerStack, SecurityStack, StackError, UserStack, auth_stack, security_stack,
     user_stack,
@@ -81,13 +81,14 @@ pub enum StartupError {
 /// Redis, shared by every instance (the connection is made now, so a wrong URL stops start-up);
 /// else in process memory.
 pub async fn build(config: &Config) -> Result<ReferenceApi, StartupError> {
-    let redis =
-        match &config.redis_url {
-            Some(url) => Some(guard_core::redis::connect(url).await.map_err(|err| {
-                ConfigError { variable: "REDIS_URL", value: url.clone(), reason: err.to_string() }
-            })?),
-            None => None,
-        };
+    let redis = match &config.redis_url {
+        Some(url) => Some(guard_core::redis::connect(url).await.map_err(|err| ConfigError {
+            variable: "REDIS_URL",
+            value: config::redact_url(url),
+            reason: config::redact_url(&err.to_string()),
+        })?),
+        None => None,
+    };
     let secret = config.jwt_secret.clone().unwrap_or_else(|| {
         tracing::warn!(
             "JWT_SECRET is not set: using a random key for this process; tokens will not survive \
@@ -111,7 +112,11 @@ pub async fn build(config: &Config) -> Result<ReferenceApi, StartupError> {
     let prefix = &config.redis_prefix;
     let (users, jwt, store): (users::UserStore, _, guard_ratelimit::Store) = match redis {
         Some(conn) => (
-            users::UserStore::redis(conn.clone(), format!("{prefix}:users")),
+            users::UserStore::redis(
+                conn.clone(),
+                format!("{prefix}:users"),
+                stack::breaker(config),
+            ),
             jwt.with_revocation_store(guard_jwt::RedisRevocationStore::new(
                 conn.clone(),
                 format!("{prefix}:revoked"),
@@ -124,10 +129,25 @@ pub async fn build(config: &Config) -> Result<ReferenceApi, StartupError> {
             guard_ratelimit::MemoryStore::default().into(),
         ),
     };
+    let auth = stack::auth_stack(config, store.clone())?;
+    // Warm start: the scripts are loaded (on every master of a Cluster, whose slot map the
+    // connection already knows) before the server listens, so the first burst after a deploy
+    // meets a ready store rather than NOSCRIPT round trips on a cold connection.
+    if let Some(url) = &config.redis_url {
+        let warm = async {
+            auth.warm_up().await.map_err(|e| e.to_string())?;
+            jwt.warm_up().await.map_err(|e| e.to_string())
+        };
+        warm.await.map_err(|reason| ConfigError {
+            variable: "REDIS_URL",
+            value: config::redact_url(url),
+            reason: format!("cannot prepare the store: {reason}"),
+        })?;
+    }
     Ok(ReferenceApi {
         api: Api::new(users, jwt.clone(), issuer),
         security: security_stack(config)?,
-        auth: stack::auth_stack(config, store.clone())?,
+        auth,
         bearer: jwt.clone(),
         user: stack::user_stack(config, jwt, store)?,
     })

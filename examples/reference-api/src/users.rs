@@ -9,8 +9,8 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use argon2::Argon2;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
-use guard_core::redis::RedisConnection;
-use guard_core::{Problem, ProblemType};
+use guard_core::redis::{RedisConnection, retry_reconnected};
+use guard_core::{BreakerConfig, Problem, ProblemType, StoreBreakers, StoreError};
 use http::{HeaderValue, header};
 use serde::{Deserialize, Serialize};
 
@@ -70,7 +70,44 @@ struct MemoryUsers {
 
 enum Backend {
     Memory { users: Mutex<MemoryUsers>, capacity: usize },
-    Redis { conn: RedisConnection, prefix: String },
+    Redis(RedisUsers),
+}
+
+/// Users in Redis, every call under the same deadline and per-node breakers as the guards'.
+struct RedisUsers {
+    conn: RedisConnection,
+    prefix: String,
+    breakers: StoreBreakers,
+}
+
+impl RedisUsers {
+    /// Runs `cmd` on the node serving `key`; with `idempotent`, a blip gets one more attempt
+    /// (and a dropped connection one reconnection).
+    async fn query<T: redis::FromRedisValue>(
+        &self,
+        key: &str,
+        cmd: &redis::Cmd,
+        idempotent: bool,
+    ) -> Result<T, UserError> {
+        let breaker = self.breakers.node(self.conn.node_of(key).as_deref());
+        let call = || {
+            let mut conn = self.conn.clone();
+            async move { cmd.query_async::<T>(&mut conn).await }
+        };
+        let result = if idempotent {
+            breaker.call_idempotent(|| retry_reconnected(call)).await
+        } else {
+            breaker.call(call()).await
+        };
+        result.map_err(|err| match err {
+            // The breaker logged the outage once; a blip is worth a line of its own.
+            StoreError::Unavailable { .. } => UserError::Store(err.to_string()),
+            other => {
+                tracing::warn!(error = %other, "user store call failed");
+                UserError::Store(other.to_string())
+            }
+        })
+    }
 }
 
 /// A store failure, with its cause for the logs.
@@ -89,7 +126,7 @@ impl std::fmt::Debug for UserStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(match *self.backend {
             Backend::Memory { .. } => "UserStore::Memory",
-            Backend::Redis { .. } => "UserStore::Redis",
+            Backend::Redis(_) => "UserStore::Redis",
         })
     }
 }
@@ -133,9 +170,14 @@ impl UserStore {
         Self::new(Backend::Memory { users: Mutex::default(), capacity })
     }
 
-    /// Users in Redis under `prefix`, shared by every instance.
-    pub fn redis(conn: RedisConnection, prefix: impl Into<String>) -> Self {
-        Self::new(Backend::Redis { conn, prefix: prefix.into() })
+    /// Users in Redis under `prefix`, shared by every instance, each call with `breaker`'s
+    /// deadline and circuit breakers (one per Redis node).
+    pub fn redis(conn: RedisConnection, prefix: impl Into<String>, breaker: BreakerConfig) -> Self {
+        Self::new(Backend::Redis(RedisUsers {
+            conn,
+            prefix: prefix.into(),
+            breakers: StoreBreakers::new("users", breaker),
+        }))
     }
 
     /// Registers a user; the username is unique regardless of case.
@@ -164,16 +206,14 @@ impl UserStore {
                 users.name_by_id.insert(user.id.clone(), key.clone());
                 users.by_name.insert(key, user.clone());
             }
-            Backend::Redis { conn, prefix } => {
-                if !put(conn, prefix, &key, &user, true).await? {
+            Backend::Redis(redis) => {
+                if !put(redis, &key, &user, true).await? {
                     return Err(UserError::Taken);
                 }
-                let _: () = redis::cmd("SET")
-                    .arg(format!("{prefix}:uid:{}", user.id))
-                    .arg(&key)
-                    .query_async(&mut conn.clone())
-                    .await
-                    .map_err(store_err)?;
+                let uid = format!("{}:uid:{}", redis.prefix, user.id);
+                let mut cmd = redis::cmd("SET");
+                cmd.arg(&uid).arg(&key);
+                redis.query::<()>(&uid, &cmd, true).await?;
             }
         }
         Ok(user)
@@ -184,12 +224,10 @@ impl UserStore {
             Backend::Memory { users, .. } => {
                 Ok(users.lock().unwrap_or_else(PoisonError::into_inner).by_name.get(key).cloned())
             }
-            Backend::Redis { conn, prefix } => {
-                let json: Option<String> = redis::cmd("GET")
-                    .arg(format!("{prefix}:user:{key}"))
-                    .query_async(&mut conn.clone())
-                    .await
-                    .map_err(store_err)?;
+            Backend::Redis(redis) => {
+                let user_key = format!("{}:user:{key}", redis.prefix);
+                let json: Option<String> =
+                    redis.query(&user_key, redis::cmd("GET").arg(&user_key), true).await?;
                 json.map(|j| serde_json::from_str(&j).map_err(store_err)).transpose()
             }
         }
@@ -202,12 +240,10 @@ impl UserStore {
                 let users = users.lock().unwrap_or_else(PoisonError::into_inner);
                 Ok(users.name_by_id.get(id).and_then(|key| users.by_name.get(key)).cloned())
             }
-            Backend::Redis { conn, prefix } => {
-                let key: Option<String> = redis::cmd("GET")
-                    .arg(format!("{prefix}:uid:{id}"))
-                    .query_async(&mut conn.clone())
-                    .await
-                    .map_err(store_err)?;
+            Backend::Redis(redis) => {
+                let uid = format!("{}:uid:{id}", redis.prefix);
+                let key: Option<String> =
+                    redis.query(&uid, redis::cmd("GET").arg(&uid), true).await?;
                 match key {
                     Some(key) => self.by_name(&key).await,
                     None => Ok(None),
@@ -251,30 +287,31 @@ impl UserStore {
                 let mut users = users.lock().unwrap_or_else(PoisonError::into_inner);
                 users.by_name.insert(key, updated.clone());
             }
-            Backend::Redis { conn, prefix } => {
-                put(conn, prefix, &key, &updated, false).await?;
+            Backend::Redis(redis) => {
+                put(redis, &key, &updated, false).await?;
             }
         }
         Ok(updated)
     }
 }
 
-/// Writes `user` under its (lower-case) name; with `only_new`, only if the name is free.
+/// Writes `user` under its (lower-case) name; with `only_new`, only if the name is free (not
+/// retried: a second `SET NX` would find the first one's user and answer "taken").
 /// Whether it was written.
 async fn put(
-    conn: &RedisConnection,
-    prefix: &str,
+    redis: &RedisUsers,
     key: &str,
     user: &User,
     only_new: bool,
 ) -> Result<bool, UserError> {
     let json = serde_json::to_string(user).map_err(store_err)?;
+    let user_key = format!("{}:user:{key}", redis.prefix);
     let mut cmd = redis::cmd("SET");
-    cmd.arg(format!("{prefix}:user:{key}")).arg(json);
+    cmd.arg(&user_key).arg(json);
     if only_new {
         cmd.arg("NX");
     }
-    let written: Option<String> = cmd.query_async(&mut conn.clone()).await.map_err(store_err)?;
+    let written: Option<String> = redis.query(&user_key, &cmd, !only_new).await?;
     Ok(written.is_some())
 }
 
@@ -321,6 +358,6 @@ mod tests {
         let url = std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
         let conn = guard_core::redis::connect(&url).await.unwrap();
         let prefix = format!("reference-api-test:{}:{}", std::process::id(), random_id());
-        suite(UserStore::redis(conn, prefix), "bob").await;
+        suite(UserStore::redis(conn, prefix, BreakerConfig::default()), "bob").await;
     }
 }
