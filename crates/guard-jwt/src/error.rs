@@ -323,6 +323,23 @@ impl From<RevokeError> for Problem {
     }
 }
 
+/// Why [`Jwt::change_credentials`](crate::Jwt::change_credentials) did not complete.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum CredentialChangeError<E> {
+    /// The subject's tokens could not be revoked, so the credential was not changed either.
+    #[error("credential not changed: {0}")]
+    NotRevoked(RevokeError),
+    /// Storing the new credential failed; the tokens issued before the attempt stay revoked.
+    #[error("credential not changed: {0}")]
+    Change(E),
+    /// The new credential is stored, but the mark after it was not: a login racing the change
+    /// may hold a token obtained with the old credential. Answer 503, so the client retries the
+    /// change (or logs everyone out again).
+    #[error("credential changed, but logins racing it may keep tokens: {0}")]
+    Unconfirmed(RevokeError),
+}
+
 /// Why a token could not be minted.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]

@@ -171,11 +171,51 @@ impl<C: DeserializeOwned + Send + Sync + 'static> Jwt<C> {
         revocations.revoke(token, self.clock.now_ms(), self.shared.leeway).await
     }
 
-    /// Revokes every token of `subject` issued up to now, to the millisecond (password change,
-    /// logout everywhere); tokens issued afterwards work.
+    /// Revokes every token of `subject` issued up to now, to the millisecond (logout
+    /// everywhere); tokens issued afterwards work. To change a password, use
+    /// [`change_credentials`](Self::change_credentials), which also revokes the tokens of logins
+    /// racing the change.
     pub async fn revoke_all_for(&self, subject: &str) -> Result<(), RevokeError> {
         let revocations = self.revocations.as_ref().ok_or(RevokeError::NoStore)?;
         revocations.revoke_all_for(subject, self.clock.now_ms(), self.shared.leeway).await
+    }
+
+    /// Changes `subject`'s credential with `change` (the write of the new password hash) and
+    /// revokes every token issued before the change completed, including those of logins that
+    /// read the old credential while it ran, provided they mint with
+    /// [`TokenIssuer::issue_authenticated`](crate::TokenIssuer::issue_authenticated).
+    ///
+    /// The subject is marked before the write (so a failed write leaves no old token alive
+    /// either), the write runs, and the subject is marked again once it is stored: a login that
+    /// read the old credential began before the write ended, so its token is dated before the
+    /// second mark. Instances must keep their clocks in sync (NTP) for this to hold across them.
+    ///
+    /// ```
+    /// # async fn demo(jwt: guard_jwt::Jwt<serde_json::Value>) {
+    /// # async fn store_new_hash() -> Result<(), std::io::Error> { Ok(()) }
+    /// match jwt.change_credentials("user-42", store_new_hash()).await {
+    ///     Ok(()) => { /* 204 */ }
+    ///     Err(err) => eprintln!("{err}"), // 503 (store) or the write's own error
+    /// }
+    /// # }
+    /// ```
+    pub async fn change_credentials<T, E>(
+        &self,
+        subject: &str,
+        change: impl std::future::Future<Output = Result<T, E>>,
+    ) -> Result<T, crate::CredentialChangeError<E>> {
+        use crate::CredentialChangeError as Failed;
+        self.revoke_all_for(subject).await.map_err(Failed::NotRevoked)?;
+        let changed = change.await.map_err(Failed::Change)?;
+        self.revoke_all_for(subject).await.map_err(|err| {
+            tracing::error!(
+                error = %err,
+                "credential changed but not marked after the write: logins racing the change \
+                 may keep tokens"
+            );
+            Failed::Unconfirmed(err)
+        })?;
+        Ok(changed)
     }
 
     /// Fetches every JWKS source now (start-up readiness); returns how many keys they hold.

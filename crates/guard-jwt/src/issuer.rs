@@ -1,5 +1,26 @@
 //! Minting tokens, for servers that issue their own (a login route).
 //!
+//! # Logins racing a password change
+//! A login that checks a password and then mints a token must date the token from *before* it
+//! read the credentials: [`TokenIssuer::begin_authentication`] captures that moment, and
+//! [`TokenIssuer::issue_authenticated`] mints with it. Paired with
+//! [`Jwt::change_credentials`](crate::Jwt::change_credentials), which marks the subject again
+//! after the new credential is stored, no token obtained with the old password survives the
+//! change, however the requests interleave: a login that read the old credential began before
+//! it was replaced, hence before the final mark.
+//!
+//! ```
+//! # use std::time::Duration;
+//! # use guard_jwt::TokenIssuer;
+//! # let issuer = TokenIssuer::hs256("0123456789abcdef0123456789abcdef", Duration::from_secs(900)).unwrap();
+//! # fn password_matches() -> bool { true }
+//! let started = issuer.begin_authentication(); // before the credentials are read
+//! if password_matches() {
+//!     let token = issuer.issue_authenticated(started, "user-42").unwrap();
+//!     assert_eq!(token.issued_at_ms, started.at_ms());
+//! }
+//! ```
+//!
 //! Every token gets `sub`, a random 128-bit `jti` (base64url, 22 characters, from the operating
 //! system's generator), `iat` and `nbf` (now, whole seconds), `exp` (`iat` + lifetime), the
 //! private claim `iat_ms` (now, milliseconds: what makes revocation marks precise below one
@@ -86,6 +107,20 @@ pub struct IssuedToken {
     pub expires_at: u64,
     /// Its lifetime in seconds: the `expires_in` of an OAuth token response.
     pub expires_in: u64,
+}
+
+/// The moment an authentication began, taken before the credentials are read: the issue time of
+/// the token it may lead to (see the [module docs](self)).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AuthenticationStart {
+    at_ms: u64,
+}
+
+impl AuthenticationStart {
+    /// When, in milliseconds since the epoch.
+    pub fn at_ms(&self) -> u64 {
+        self.at_ms
+    }
 }
 
 /// Mints tokens with one signing key; cheap to clone.
@@ -183,17 +218,55 @@ impl TokenIssuer {
         self.policy.lifetime
     }
 
-    /// Mints a token for `subject`.
+    /// Mints a token for `subject`, issued now. After checking a password, use
+    /// [`begin_authentication`](Self::begin_authentication) and
+    /// [`issue_authenticated`](Self::issue_authenticated) instead, so that a password change
+    /// racing the login revokes the token.
     pub fn issue(&self, subject: &str) -> Result<IssuedToken, IssueError> {
         self.issue_with(subject, &Map::new())
     }
 
     /// Mints a token for `subject` with extra claims (a struct or map serializing to a JSON
-    /// object, e.g. `{"scope": "read write"}`).
+    /// object, e.g. `{"scope": "read write"}`), issued now.
     pub fn issue_with<T: Serialize + ?Sized>(
         &self,
         subject: &str,
         extra: &T,
+    ) -> Result<IssuedToken, IssueError> {
+        self.mint(subject, extra, self.clock.now_ms())
+    }
+
+    /// Captures the start of an authentication: call it before reading the credentials, and
+    /// mint with [`issue_authenticated`](Self::issue_authenticated) once they are checked.
+    pub fn begin_authentication(&self) -> AuthenticationStart {
+        AuthenticationStart { at_ms: self.clock.now_ms() }
+    }
+
+    /// Mints a token for `subject` dated from `started`: a credential change that completes
+    /// after `started` revokes it.
+    pub fn issue_authenticated(
+        &self,
+        started: AuthenticationStart,
+        subject: &str,
+    ) -> Result<IssuedToken, IssueError> {
+        self.mint(subject, &Map::new(), started.at_ms)
+    }
+
+    /// [`issue_authenticated`](Self::issue_authenticated) with extra claims.
+    pub fn issue_authenticated_with<T: Serialize + ?Sized>(
+        &self,
+        started: AuthenticationStart,
+        subject: &str,
+        extra: &T,
+    ) -> Result<IssuedToken, IssueError> {
+        self.mint(subject, extra, started.at_ms)
+    }
+
+    fn mint<T: Serialize + ?Sized>(
+        &self,
+        subject: &str,
+        extra: &T,
+        now_ms: u64,
     ) -> Result<IssuedToken, IssueError> {
         let Value::Object(mut claims) =
             serde_json::to_value(extra).map_err(|e| IssueError::ExtraClaims(e.to_string()))?
@@ -206,7 +279,6 @@ impl TokenIssuer {
         let mut id = [0u8; 16];
         rand::rngs::OsRng.try_fill_bytes(&mut id).map_err(|e| IssueError::Random(e.to_string()))?;
         let jti = URL_SAFE_NO_PAD.encode(id);
-        let now_ms = self.clock.now_ms();
         let iat = now_ms / 1000;
         let lifetime = millis(self.policy.lifetime) / 1000;
         let exp = iat.saturating_add(lifetime);
@@ -260,6 +332,23 @@ mod tests {
         assert_eq!(issued.expires_at, 1_700_000_900);
         let header = object_segment(issued.token.split('.').next().unwrap()).unwrap();
         assert_eq!(header["alg"], "HS256");
+    }
+
+    #[test]
+    fn an_authenticated_token_is_dated_from_the_start_of_the_authentication() {
+        let clock = ManualClock::new(1_700_000_000_123);
+        let issuer =
+            TokenIssuer::hs256(SECRET, Duration::from_secs(900)).unwrap().with_clock(clock.clone());
+        let started = issuer.begin_authentication();
+        clock.advance(Duration::from_millis(2_500)); // Argon2, a slow store...
+        let issued = issuer.issue_authenticated(started, "u1").unwrap();
+        assert_eq!(issued.issued_at_ms, 1_700_000_000_123);
+        let claims = object_segment(issued.token.split('.').nth(1).unwrap()).unwrap();
+        assert_eq!(claims["iat_ms"], 1_700_000_000_123u64);
+        assert_eq!(claims["iat"], 1_700_000_000u64);
+        assert_eq!(claims["exp"], 1_700_000_900u64);
+        let now = issuer.issue("u1").unwrap();
+        assert_eq!(now.issued_at_ms, 1_700_000_002_623, "a plain issue is dated now");
     }
 
     #[test]

@@ -125,9 +125,12 @@ mod verify;
 
 pub use claims::{IAT_MS, TokenInfo};
 pub use clock::{Clock, ManualClock, SystemClock};
-pub use error::{IssueError, JwtError, Rejection, RevokeError, TokenError, missing_claims_problem};
+pub use error::{
+    CredentialChangeError, IssueError, JwtError, Rejection, RevokeError, TokenError,
+    missing_claims_problem,
+};
 pub use guard::{Jwt, VerifiedClaims};
-pub use issuer::{IssuedToken, IssuerPolicy, SigningKey, TokenIssuer};
+pub use issuer::{AuthenticationStart, IssuedToken, IssuerPolicy, SigningKey, TokenIssuer};
 #[cfg(feature = "jwks")]
 pub use jwks::JwksError;
 pub use keys::{KeyConfig, KeyMaterial};

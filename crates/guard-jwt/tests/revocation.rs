@@ -347,3 +347,40 @@ async fn the_suite_on_a_redis_cluster() {
     // Subjects land on different nodes; each check is one MGET within one slot.
     suite(RedisRevocationStore::new(conn, "cluster"), ManualClock::starting_now()).await;
 }
+
+#[tokio::test]
+async fn a_login_that_read_the_old_credential_is_revoked_by_the_change_it_raced() {
+    let clock = ManualClock::starting_now();
+    let jwt = guard_with(MemoryRevocationStore::new(100), &clock);
+    let issue = issuer(&clock);
+    // A login begins (its issue time is taken) and reads the old password hash...
+    let racing = issue.begin_authentication();
+    clock.advance(Duration::from_millis(3));
+    // ...while the change marks the subject, writes the new hash (which takes a while), and
+    // marks it again.
+    let write = async {
+        clock.advance(Duration::from_millis(40));
+        Ok::<_, std::convert::Infallible>("stored")
+    };
+    assert_eq!(jwt.change_credentials("judy", write).await.unwrap(), "stored");
+    // The login finishes its (old-password) check after the change: its token is revoked,
+    // though minted after the first mark.
+    clock.advance(Duration::from_millis(5));
+    let raced = issue.issue_authenticated(racing, "judy").unwrap();
+    assert!(refused(jwt.authenticate(&raced.token).await));
+    // The same login minted the naive way (dated at minting) would have passed: what the
+    // authentication start prevents.
+    let naive = issue.issue("judy").unwrap();
+    assert!(jwt.authenticate(&naive.token).await.is_ok());
+    // A login that begins after the change works.
+    clock.advance(Duration::from_millis(1));
+    let fresh = issue.begin_authentication();
+    let token = issue.issue_authenticated(fresh, "judy").unwrap();
+    assert!(jwt.authenticate(&token.token).await.is_ok());
+    // A failed write leaves the tokens before it revoked and reports the write's error.
+    let before = issue.issue("judy").unwrap();
+    clock.advance(Duration::from_millis(1));
+    let failed = jwt.change_credentials("judy", async { Err::<(), _>("disk full") }).await;
+    assert!(matches!(failed, Err(guard_jwt::CredentialChangeError::Change("disk full"))));
+    assert!(refused(jwt.authenticate(&before.token).await));
+}

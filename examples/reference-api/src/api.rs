@@ -4,7 +4,7 @@
 
 use garde::Validate;
 use guard_core::{GuardResponse, Problem, ProblemType};
-use guard_jwt::{Jwt, TokenIssuer, VerifiedClaims};
+use guard_jwt::{CredentialChangeError, Jwt, TokenIssuer, VerifiedClaims};
 use http::{HeaderValue, StatusCode, header};
 use serde::{Deserialize, Serialize};
 
@@ -127,11 +127,14 @@ impl Api {
     /// `POST /v1/auth/login`: 200 with a bearer token; one 401 for an unknown user and a wrong
     /// password alike, in about the same time.
     pub async fn login(&self, input: Login) -> GuardResponse {
+        // Dated before the password is read: a password change that completes while this login
+        // runs revokes the token it gets.
+        let started = self.issuer.begin_authentication();
         let user = match self.users.authenticate(&input.username, &input.password).await {
             Ok(user) => user,
             Err(err) => return refused("login", err),
         };
-        match self.issuer.issue(&user.id) {
+        match self.issuer.issue_authenticated(started, &user.id) {
             Ok(token) => json(
                 StatusCode::OK,
                 &TokenReply {
@@ -153,20 +156,22 @@ impl Api {
         }
     }
 
-    /// `POST /v1/auth/password`: 204; every token of this user issued before now is refused
-    /// everywhere. The tokens are revoked before the new password is stored, so a store failure
-    /// can never leave old tokens alive after a password change.
+    /// `POST /v1/auth/password`: 204; every token of this user issued before the new password
+    /// was stored is refused everywhere, including those of logins with the old password that
+    /// ran at the same time ([`Jwt::change_credentials`]).
     pub async fn change_password(&self, claims: &Claims, input: ChangePassword) -> GuardResponse {
         let user = match self.users.check_password(&claims.sub, &input.current_password).await {
             Ok(user) => user,
             Err(err) => return refused("password", err),
         };
-        if let Err(err) = self.jwt.revoke_all_for(&claims.sub).await {
-            return err.to_problem().to_response();
-        }
-        match self.users.set_password(user, &input.new_password).await {
+        let change = self.users.set_password(user, &input.new_password);
+        match self.jwt.change_credentials(&claims.sub, change).await {
             Ok(_) => GuardResponse::new(StatusCode::NO_CONTENT),
-            Err(err) => refused("password", err),
+            Err(CredentialChangeError::Change(err)) => refused("password", err),
+            Err(
+                CredentialChangeError::NotRevoked(err) | CredentialChangeError::Unconfirmed(err),
+            ) => err.to_problem().to_response(),
+            Err(_) => Problem::from_status(StatusCode::INTERNAL_SERVER_ERROR).to_response(),
         }
     }
 
