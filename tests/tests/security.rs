@@ -114,3 +114,123 @@ async fn logins_racing_a_password_change_keep_no_token_across_two_instances() {
     no_old_password_token_survives(&a, &b).await;
     no_old_password_token_survives(&b, &a).await;
 }
+
+/// Opens a raw connection to `server`, sends `first`, then `trickle` every `every`, reading what
+/// comes back, until the server closes the connection or `give_up` passes: how long the server
+/// kept it open (`None`: still open when the test gave up), and what it sent.
+fn held_open(
+    server: std::net::SocketAddr,
+    first: &[u8],
+    trickle: &[u8],
+    every: Duration,
+    give_up: Duration,
+) -> (Option<Duration>, String) {
+    let mut stream = TcpStream::connect(server).unwrap();
+    stream.set_read_timeout(Some(Duration::from_millis(50))).unwrap();
+    let started = Instant::now();
+    stream.write_all(first).unwrap();
+    let mut received = Vec::new();
+    let mut next_write = started + every;
+    let mut buf = [0u8; 4096];
+    while started.elapsed() < give_up {
+        match stream.read(&mut buf) {
+            Ok(0) => return (Some(started.elapsed()), String::from_utf8_lossy(&received).into()),
+            Ok(n) => received.extend_from_slice(&buf[..n]),
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) => {}
+            Err(_) => return (Some(started.elapsed()), String::from_utf8_lossy(&received).into()),
+        }
+        if !trickle.is_empty() && Instant::now() >= next_write {
+            if stream.write_all(trickle).is_err() {
+                return (Some(started.elapsed()), String::from_utf8_lossy(&received).into());
+            }
+            next_write += every;
+        }
+    }
+    (None, String::from_utf8_lossy(&received).into())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slow_clients_are_cut_off_by_both_servers() {
+    let mut servers = Vec::new();
+    for name in EXAMPLES {
+        servers.push(ExampleServer::start(name, &[("AUTH_RATE_LIMIT", "1000/60s")]).await);
+    }
+    let mut checks = Vec::new();
+    for server in &servers {
+        let (name, addr) = (server.name, server.addr);
+        // A head trickled one header line a second (slowloris): closed at the 5 s head deadline.
+        checks.push(std::thread::spawn(move || {
+            let (closed, _) = held_open(
+                addr,
+                b"GET /health HTTP/1.1\r\nHost: a\r\n",
+                b"X-Slow: 1\r\n",
+                Duration::from_secs(1),
+                Duration::from_secs(12),
+            );
+            let closed = closed.unwrap_or_else(|| panic!("{name}: a trickled head is held open"));
+            assert!(
+                closed >= Duration::from_secs(4) && closed < Duration::from_secs(8),
+                "{name}: {closed:?}"
+            );
+        }));
+        // A kept-alive connection that idles after its response: closed within the idle limit.
+        checks.push(std::thread::spawn(move || {
+            let (closed, received) = held_open(
+                addr,
+                b"GET /health HTTP/1.1\r\nHost: a\r\n\r\n",
+                b"",
+                Duration::from_secs(1),
+                Duration::from_secs(12),
+            );
+            assert!(received.starts_with("HTTP/1.1 200"), "{name}: {received}");
+            let closed =
+                closed.unwrap_or_else(|| panic!("{name}: an idle connection is held open"));
+            assert!(closed < Duration::from_secs(8), "{name}: {closed:?}");
+        }));
+        // A 16,000-byte body sent five bytes a second: 408 problem+json at the 10 s body
+        // deadline, and the connection closed.
+        checks.push(std::thread::spawn(move || {
+            let (closed, received) = held_open(
+                addr,
+                b"POST /v1/auth/login HTTP/1.1\r\nHost: a\r\nContent-Type: application/json\r\nContent-Length: 16000\r\n\r\n{",
+                b" ",
+                Duration::from_millis(200),
+                Duration::from_secs(16),
+            );
+            assert!(received.starts_with("HTTP/1.1 408"), "{name}: {received}");
+            assert!(received.contains("application/problem+json"), "{name}: {received}");
+            assert!(received.contains("tag:guard.rs,2026:problem:request-timeout"), "{name}: {received}");
+            let closed = closed.unwrap_or_else(|| panic!("{name}: a trickled body is held open"));
+            assert!(closed >= Duration::from_secs(9) && closed < Duration::from_secs(14), "{name}: {closed:?}");
+        }));
+    }
+    for check in checks {
+        check.join().unwrap();
+    }
+}
+
+#[tokio::test]
+async fn no_secret_is_printed_when_start_up_fails() {
+    let port = guard_tests::free_addr().port();
+    for name in EXAMPLES {
+        let out = std::process::Command::new(guard_tests::example_binary(name))
+            .env("GUARD_ADDR", guard_tests::free_addr().to_string())
+            .env("REDIS_URL", format!("redis://default:s3cret-pw@127.0.0.1:{port}"))
+            .env("JWT_SECRET", "jwt-secret-that-is-long-enough-0123456789")
+            .env_remove("RUST_LOG")
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{name}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.contains("REDIS_URL") && stderr.contains("***@127.0.0.1"),
+            "{name}: {stderr}"
+        );
+        assert!(!stderr.contains("s3cret-pw"), "{name}: the Redis password is printed: {stderr}");
+        assert!(!stderr.contains("jwt-secret-that"), "{name}: the JWT secret is printed: {stderr}");
+    }
+}

@@ -41,6 +41,7 @@ const FEATURE_SETS: &[(&str, &str)] = &[
     ("guard-tower", "axum"),
     ("guard-tower", "validate"),
     ("guard-tower", "jwt"),
+    ("guard-tower", "serve"),
 ];
 
 /// Runs the whole pipeline and prints the summary.

@@ -99,17 +99,23 @@ where
         let req = req.clone();
         Box::pin(async move {
             let mut body = started.map_err(reject)?;
-            while let Some(chunk) = payload.next().await {
-                let chunk = chunk.map_err(|err| {
-                    reject(match err {
+            let read = async {
+                while let Some(chunk) = payload.next().await {
+                    let chunk = chunk.map_err(|err| match err {
                         PayloadError::Overflow => {
                             JsonRejection::TooLarge { max_bytes: limits.max_bytes() }
                         }
                         _ => JsonRejection::Unreadable,
-                    })
-                })?;
-                body.push(&chunk).map_err(reject)?;
-            }
+                    })?;
+                    body.push(&chunk)?;
+                }
+                Ok(())
+            };
+            // The whole body within the read timeout: a client trickling it is answered 408.
+            tokio::time::timeout(limits.read_timeout(), read)
+                .await
+                .unwrap_or(Err(JsonRejection::Timeout { after: limits.read_timeout() }))
+                .map_err(reject)?;
             let context = app_data::<T::Context>(&req);
             body.finish_with_route_context::<T>(context).map(ValidJson).map_err(reject)
         })

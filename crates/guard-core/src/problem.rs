@@ -69,6 +69,8 @@ problem_types! {
     NOT_FOUND = ("about:blank", "Not Found", NOT_FOUND);
     /// 405: the resource exists but not with this method.
     METHOD_NOT_ALLOWED = ("about:blank", "Method Not Allowed", METHOD_NOT_ALLOWED);
+    /// 408: the request (its body) did not arrive within the time allowed.
+    REQUEST_TIMEOUT = ("tag:guard.rs,2026:problem:request-timeout", "Request timeout", REQUEST_TIMEOUT);
     /// 409: the request conflicts with the current state (a username taken).
     CONFLICT = ("tag:guard.rs,2026:problem:conflict", "Conflict", CONFLICT);
     /// 413: the body is larger than allowed.

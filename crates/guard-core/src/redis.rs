@@ -248,11 +248,46 @@ impl RedisSettings {
     }
 }
 
-/// Redis could not be set up.
+/// `url` with any password (and user name) replaced by `***`, for messages and logs: a Redis
+/// URL's userinfo is a secret. Works on any text holding such URLs (an error message that quotes
+/// one).
+///
+/// ```
+/// use guard_core::redis::redact_url;
+/// assert_eq!(redact_url("redis://default:s3cret@db:6379/0"), "redis://***@db:6379/0");
+/// assert_eq!(redact_url("redis+cluster://:pw@a:7000,b:7001"), "redis+cluster://***@a:7000,b:7001");
+/// assert_eq!(redact_url("redis://db:6379"), "redis://db:6379");
+/// ```
+pub fn redact_url(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find("://") {
+        let (head, tail) = rest.split_at(at + 3);
+        out.push_str(head);
+        // The authority ends at the first '/', whitespace or quote; userinfo ends at its last '@'.
+        let end = tail
+            .find(|c: char| c == '/' || c.is_whitespace() || c == '`' || c == '"' || c == '\'')
+            .unwrap_or(tail.len());
+        let authority = &tail[..end];
+        match authority.rfind('@') {
+            Some(userinfo_end) => {
+                out.push_str("***");
+                out.push_str(&authority[userinfo_end..]);
+            }
+            None => out.push_str(authority),
+        }
+        rest = &tail[end..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Redis could not be set up. The URL in the message has its password replaced by `***`
+/// ([`redact_url`]), so the error can be logged or shown as it is.
 #[derive(Debug, thiserror::Error)]
 pub enum RedisSetupError {
     /// The URL is not a Redis URL.
-    #[error("invalid Redis URL `{url}`: {source}")]
+    #[error("invalid Redis URL `{}`: {}", redact_url(url), redact_url(&source.to_string()))]
     InvalidUrl {
         /// The URL as given.
         url: String,
@@ -260,7 +295,7 @@ pub enum RedisSetupError {
         source: redis::RedisError,
     },
     /// The first connection failed.
-    #[error("cannot connect to Redis at `{url}`: {source}")]
+    #[error("cannot connect to Redis at `{}`: {}", redact_url(url), redact_url(&source.to_string()))]
     Connect {
         /// The URL as given.
         url: String,
@@ -528,6 +563,24 @@ mod tests {
             .unwrap();
         assert_eq!(exists, [1]);
         assert_eq!(conn.node_of("any"), None, "one server: one node");
+    }
+
+    #[tokio::test]
+    async fn no_password_reaches_an_error_message() {
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        for url in [
+            format!("redis://default:s3cret@127.0.0.1:{port}"),
+            format!("redis+cluster://:s3cret@127.0.0.1:{port}"),
+            "redis://user:s3cret@[::1".to_owned(),
+        ] {
+            let err = connect(&url).await.unwrap_err().to_string();
+            assert!(!err.contains("s3cret"), "{err}");
+            assert!(err.contains("***@"), "{err}");
+        }
+        assert_eq!(
+            redact_url("see redis://a:b@h:1/0 and rediss://c@h"),
+            "see redis://***@h:1/0 and rediss://***@h"
+        );
     }
 
     #[test]

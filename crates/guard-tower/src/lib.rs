@@ -30,6 +30,8 @@ mod future;
 mod jwt;
 mod layer;
 mod response;
+#[cfg(feature = "serve")]
+pub mod serve;
 mod service;
 #[cfg(feature = "validate")]
 mod validate;

@@ -121,12 +121,19 @@ where
             parts.headers.get(CONTENT_TYPE).map(|v| v.as_bytes()),
             parts.headers.get(CONTENT_LENGTH).map(|v| v.as_bytes()),
         )?;
-        while let Some(frame) = body.frame().await {
-            let frame = frame.map_err(|err| unreadable(&err, &limits))?;
-            if let Some(chunk) = frame.data_ref() {
-                reader.push(chunk)?;
+        let read = async {
+            while let Some(frame) = body.frame().await {
+                let frame = frame.map_err(|err| unreadable(&err, &limits))?;
+                if let Some(chunk) = frame.data_ref() {
+                    reader.push(chunk)?;
+                }
             }
-        }
+            Ok::<_, ValidJsonRejection>(())
+        };
+        // The whole body within the read timeout: a client trickling it is answered 408.
+        tokio::time::timeout(limits.read_timeout(), read)
+            .await
+            .map_err(|_| JsonRejection::Timeout { after: limits.read_timeout() })??;
         let context = parts.extensions.get::<T::Context>();
         Ok(ValidJson(reader.finish_with_route_context::<T>(context)?))
     }

@@ -40,6 +40,13 @@ pub enum JsonRejection {
         /// The limit that was passed.
         max_bytes: usize,
     },
+    /// 408: the body did not arrive within [`JsonLimits::read_timeout`](crate::JsonLimits::read_timeout)
+    /// (a client sending it too slowly); the connection should be closed.
+    #[error("the body did not arrive within {} ms", after.as_millis())]
+    Timeout {
+        /// The timeout that ran out.
+        after: std::time::Duration,
+    },
     /// 400: the body could not be read to its end (the client broke off, or the transport
     /// failed).
     #[error("the body could not be read")]
@@ -73,6 +80,7 @@ impl JsonRejection {
         match self {
             Self::UnsupportedMediaType => ProblemType::UNSUPPORTED_MEDIA_TYPE,
             Self::TooLarge { .. } => ProblemType::PAYLOAD_TOO_LARGE,
+            Self::Timeout { .. } => ProblemType::REQUEST_TIMEOUT,
             Self::Unreadable | Self::Malformed { .. } => ProblemType::MALFORMED_BODY,
             Self::Invalid { .. } => ProblemType::VALIDATION_FAILED,
             Self::MissingContext => ProblemType::INTERNAL,
@@ -84,6 +92,7 @@ impl JsonRejection {
         match self {
             Self::UnsupportedMediaType => "unsupported media type",
             Self::TooLarge { .. } => "body too large",
+            Self::Timeout { .. } => "body too slow",
             Self::Unreadable => "body unreadable",
             Self::Malformed { .. } => "malformed json",
             Self::Invalid { .. } => "invalid fields",
@@ -109,6 +118,15 @@ impl JsonRejection {
             Self::TooLarge { max_bytes } => problem
                 .with_detail(format!("The body is larger than the limit of {max_bytes} bytes."))
                 .with_extension("max_bytes", *max_bytes),
+            Self::Timeout { after } => problem
+                .with_detail(format!(
+                    "The body did not arrive within {} seconds.",
+                    after.as_secs_f64()
+                ))
+                .with_header(
+                    guard_core::http::header::CONNECTION,
+                    guard_core::http::HeaderValue::from_static("close"),
+                ),
             Self::Unreadable => problem.with_detail("The body could not be read to its end."),
             Self::Malformed { detail, line, column } => problem
                 .with_detail(format!("The body is not valid JSON: {detail}."))
@@ -176,6 +194,10 @@ mod tests {
             JsonRejection::UnsupportedMediaType.to_problem().status,
             StatusCode::UNSUPPORTED_MEDIA_TYPE
         );
+        let p = JsonRejection::Timeout { after: std::time::Duration::from_secs(10) }.to_problem();
+        assert_eq!(p.status, StatusCode::REQUEST_TIMEOUT);
+        assert_eq!(p.type_uri, "tag:guard.rs,2026:problem:request-timeout");
+        assert_eq!(p.headers["connection"], "close");
         let p = JsonRejection::MissingContext.to_problem();
         assert_eq!((p.status, p.detail), (StatusCode::INTERNAL_SERVER_ERROR, None));
     }

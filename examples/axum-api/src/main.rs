@@ -6,12 +6,11 @@
 //! token on its logout and password routes, and the bearer token plus the per-user limit on the
 //! other `/v1` routes. `route_layer` keeps a wrong method a 405 rather than a 401.
 
-use std::net::SocketAddr;
-
 use axum::Router;
 use axum::extract::State;
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
+use guard_tower::serve::ServeLimits;
 use guard_tower::{Claims, GuardLayer, ValidJson};
 use http::header;
 use reference_api::api::{AccessClaims, ChangePassword, Login, Register};
@@ -81,9 +80,9 @@ async fn main() -> std::io::Result<()> {
         .layer(GuardLayer::new(built.security));
     let listener = tokio::net::TcpListener::bind(config.addr).await?;
     tracing::info!(addr = %config.addr, "axum-api listening");
-    axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
-        .with_graceful_shutdown(shutdown_signal())
-        .await?;
+    // Not `axum::serve`: it runs hyper without a timer, so a client trickling its request head
+    // or idling on a kept-alive connection would hold it forever (slowloris).
+    guard_tower::serve::serve(listener, app, ServeLimits::default(), shutdown_signal()).await?;
     tracing::info!("axum-api stopped");
     Ok(())
 }

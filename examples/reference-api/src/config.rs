@@ -8,8 +8,8 @@ use guard_cors::{Cors, CorsPolicy};
 use guard_ratelimit::Quota;
 use http::header::{HeaderName, RETRY_AFTER};
 
-/// The servers' configuration.
-#[derive(Debug, Clone)]
+/// The servers' configuration. Its `Debug` hides the JWT secret and the Redis password.
+#[derive(Clone)]
 pub struct Config {
     /// `GUARD_ADDR`: where to listen (default `127.0.0.1:8080`).
     pub addr: SocketAddr,
@@ -39,6 +39,23 @@ pub struct Config {
     /// or a refused connection, opens the circuit breaker. Raise it for a Redis across a slow
     /// network.
     pub store_deadline: std::time::Duration,
+}
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("addr", &self.addr)
+            .field("cors", &self.cors)
+            .field("redis_url", &self.redis_url.as_deref().map(guard_core::redis::redact_url))
+            .field("redis_prefix", &self.redis_prefix)
+            .field("auth_rate_limit", &self.auth_rate_limit)
+            .field("api_rate_limit", &self.api_rate_limit)
+            .field("trusted_proxies", &self.trusted_proxies)
+            .field("jwt_secret", &self.jwt_secret.as_ref().map(|_| "(hidden)"))
+            .field("token_ttl", &self.token_ttl)
+            .field("store_deadline", &self.store_deadline)
+            .finish()
+    }
 }
 
 /// `var`, or `default` when unset or empty.
@@ -148,40 +165,6 @@ impl Config {
     }
 }
 
-/// `url` with any password (and user name) replaced by `***`, for messages and logs: a Redis
-/// URL's userinfo is a secret. Works on any text holding such URLs (an error message that quotes
-/// one).
-///
-/// ```
-/// # use reference_api::redact_url;
-/// assert_eq!(redact_url("redis://default:s3cret@db:6379/0"), "redis://***@db:6379/0");
-/// assert_eq!(redact_url("redis+cluster://:pw@a:7000,b:7001"), "redis+cluster://***@a:7000,b:7001");
-/// assert_eq!(redact_url("redis://db:6379"), "redis://db:6379");
-/// ```
-pub fn redact_url(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut rest = text;
-    while let Some(at) = rest.find("://") {
-        let (head, tail) = rest.split_at(at + 3);
-        out.push_str(head);
-        // The authority ends at the first '/', whitespace or quote; userinfo ends at its last '@'.
-        let end = tail
-            .find(|c: char| c == '/' || c.is_whitespace() || c == '`' || c == '"' || c == '\'')
-            .unwrap_or(tail.len());
-        let authority = &tail[..end];
-        match authority.rfind('@') {
-            Some(userinfo_end) => {
-                out.push_str("***");
-                out.push_str(&authority[userinfo_end..]);
-            }
-            None => out.push_str(authority),
-        }
-        rest = &tail[end..];
-    }
-    out.push_str(rest);
-    out
-}
-
 /// Browsers may send credentials and read the rate-limit and retry headers; `Authorization` and
 /// `Content-Type` are allowed request headers (the CORS defaults).
 fn cors_policy(origins: &str) -> Result<Cors, String> {
@@ -203,6 +186,19 @@ fn cors_policy(origins: &str) -> Result<Cors, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn secrets_stay_out_of_debug_output() {
+        let config = Config::from_vars(|name| match name {
+            "REDIS_URL" => Some("redis://default:s3cret@db:6379".into()),
+            "JWT_SECRET" => Some("a-jwt-secret-of-at-least-32-bytes!!".into()),
+            _ => None,
+        })
+        .unwrap();
+        let shown = format!("{config:?}");
+        assert!(!shown.contains("s3cret") && !shown.contains("a-jwt-secret"), "{shown}");
+        assert!(shown.contains("redis://***@db:6379"), "{shown}");
+    }
 
     #[test]
     fn defaults_and_errors_name_the_variable() {

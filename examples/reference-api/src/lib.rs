@@ -19,7 +19,7 @@ mod stack;
 pub mod users;
 
 pub use api::Api;
-pub use config::{Config, ConfigError, redact_url};
+pub use config::{Config, ConfigError};
 pub use stack::{
     AuthStack, BearerStack, SecurityStack, StackError, UserStack, auth_stack, security_stack,
     user_stack,
@@ -84,8 +84,8 @@ pub async fn build(config: &Config) -> Result<ReferenceApi, StartupError> {
     let redis = match &config.redis_url {
         Some(url) => Some(guard_core::redis::connect(url).await.map_err(|err| ConfigError {
             variable: "REDIS_URL",
-            value: config::redact_url(url),
-            reason: config::redact_url(&err.to_string()),
+            value: guard_core::redis::redact_url(url),
+            reason: guard_core::redis::redact_url(&err.to_string()),
         })?),
         None => None,
     };
@@ -140,7 +140,7 @@ pub async fn build(config: &Config) -> Result<ReferenceApi, StartupError> {
         };
         warm.await.map_err(|reason| ConfigError {
             variable: "REDIS_URL",
-            value: config::redact_url(url),
+            value: guard_core::redis::redact_url(url),
             reason: format!("cannot prepare the store: {reason}"),
         })?;
     }
