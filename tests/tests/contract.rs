@@ -278,7 +278,50 @@ async fn run_rows(c: &mut Contract) {
             ),
         ),
         ("badly signed", format!("{}x", &token[..token.len() - 1])),
+        // Well signed and current, but not issued for this API (RFC 8725 §3.8-3.9).
+        (
+            "no issuer or audience",
+            forge(
+                json!({"alg": "HS256"}),
+                json!({"sub": sub, "jti": "j3", "iat": t, "iat_ms": t * 1000, "exp": t + 600}),
+            ),
+        ),
+        (
+            "another audience",
+            forge(
+                json!({"alg": "HS256"}),
+                json!({"sub": sub, "jti": "j4", "iat": t, "iat_ms": t * 1000, "exp": t + 600,
+                       "iss": "guard-reference-api", "aud": "some-other-api"}),
+            ),
+        ),
+        (
+            "another issuer",
+            forge(
+                json!({"alg": "HS256"}),
+                json!({"sub": sub, "jti": "j5", "iat": t, "iat_ms": t * 1000, "exp": t + 600,
+                       "iss": "https://evil.example", "aud": "guard-reference-api:v1"}),
+            ),
+        ),
     ];
+    // The control: the same claims with this API's issuer and audience pass.
+    let good = forge(
+        json!({"alg": "HS256"}),
+        json!({"sub": sub, "jti": "j6", "iat": t, "iat_ms": t * 1000, "exp": t + 600,
+               "iss": "guard-reference-api", "aud": "guard-reference-api:v1"}),
+    );
+    assert_eq!(
+        c.call("forged for this API", Method::GET, "/v1/me", Some(&good), None).await.0,
+        200,
+        "{name}"
+    );
+    let claims: Value =
+        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(token.split('.').nth(1).unwrap()).unwrap())
+            .unwrap();
+    assert_eq!(
+        (claims["iss"].as_str(), claims["aud"].as_str()),
+        (Some("guard-reference-api"), Some("guard-reference-api:v1")),
+        "{name}"
+    );
     for (label, bad) in bad_tokens {
         let (status, headers, _) = c.call(label, Method::GET, "/v1/me", Some(&bad), None).await;
         assert_eq!(status, 401, "{name} {label}");

@@ -387,7 +387,9 @@ async fn the_auth_limit_is_one_limit_across_instances_with_redis() {
 #[tokio::test]
 async fn every_request_gets_an_id_logged_once_and_sigterm_exits_cleanly() {
     for name in EXAMPLES {
-        let mut server = ExampleServer::start(name, &[("RUST_LOG", "info")]).await;
+        // Behind a trusted proxy (the loopback), the proxy's request id is kept...
+        let env = [("RUST_LOG", "info"), ("TRUSTED_PROXIES", "127.0.0.1/32")];
+        let mut server = ExampleServer::start(name, &env).await;
         let client = reqwest::Client::new();
         let res = client
             .get(server.url("/health"))
@@ -396,6 +398,16 @@ async fn every_request_gets_an_id_logged_once_and_sigterm_exits_cleanly() {
             .await
             .unwrap();
         assert_eq!(res.headers()["x-request-id"], "trace-me-42", "{name}");
+        // ...and a client's own is not, when no proxy is trusted.
+        let direct = ExampleServer::start(name, &[]).await;
+        let res = client
+            .get(direct.url("/health"))
+            .header("x-request-id", "chosen-by-client")
+            .send()
+            .await
+            .unwrap();
+        let generated = res.headers()["x-request-id"].to_str().unwrap();
+        assert!(generated != "chosen-by-client" && generated.len() == 32, "{name}: {generated}");
         // A refusal's log line names the request too (the guards log inside the request's span).
         let res = client
             .get(server.url("/v1/me"))

@@ -234,3 +234,48 @@ async fn no_secret_is_printed_when_start_up_fails() {
         assert!(!stderr.contains("jwt-secret-that"), "{name}: the JWT secret is printed: {stderr}");
     }
 }
+
+#[tokio::test]
+async fn every_password_field_counts_one_maximum_the_same_way() {
+    let client = reqwest::Client::new();
+    for name in EXAMPLES {
+        let server = ExampleServer::start(name, &[("AUTH_RATE_LIMIT", "1000/60s")]).await;
+        // 600 characters of two bytes each: within the limit everywhere.
+        let accented = "é".repeat(600);
+        let username = unique("p");
+        let body = json!({"username": username, "email": "p@example.com", "password": accented});
+        assert_eq!(post(&client, &server, "/v1/auth/register", None, body).await.0, 201, "{name}");
+        let login = json!({"username": username, "password": accented});
+        let (status, body) = post(&client, &server, "/v1/auth/login", None, login).await;
+        assert_eq!(status, 200, "{name}: a registered password logs in: {body}");
+        let token = body["access_token"].as_str().unwrap().to_owned();
+        // One character past the limit: refused by every field, as 422 naming the field.
+        let long = "é".repeat(1025);
+        let refused = [
+            (
+                "/v1/auth/register",
+                None,
+                json!({"username": unique("q"), "email": "q@example.com", "password": long}),
+                "/password",
+            ),
+            ("/v1/auth/login", None, json!({"username": username, "password": long}), "/password"),
+            (
+                "/v1/auth/password",
+                Some(token.as_str()),
+                json!({"current_password": long, "new_password": "a fine new password"}),
+                "/current_password",
+            ),
+            (
+                "/v1/auth/password",
+                Some(token.as_str()),
+                json!({"current_password": accented, "new_password": long}),
+                "/new_password",
+            ),
+        ];
+        for (path, token, body, pointer) in refused {
+            let (status, problem) = post(&client, &server, path, token, body).await;
+            assert_eq!(status, 422, "{name} {path}: {problem}");
+            assert_eq!(problem["errors"][0]["pointer"], pointer, "{name} {path}: {problem}");
+        }
+    }
+}

@@ -2,6 +2,14 @@
 //! (set by a proxy in front) or generated, left for the guards inside and the handler, sent back
 //! in the response, and logged once per request with the method, path, status and duration.
 //!
+//! Whose incoming id is kept: by default anyone's, but only a short, plain one (1 to 64 of
+//! `A-Z a-z 0-9 - _ . :`), so it cannot forge log lines. A client may still pick the id of its
+//! own request, say to make it look like another's in the logs; behind a proxy that sets the
+//! header, keep only the proxy's with
+//! [`trust_incoming_from`](RequestIdGuard::trust_incoming_from) (what the reference API does
+//! with its `TRUSTED_PROXIES`), or always generate with
+//! [`trust_incoming(false)`](RequestIdGuard::trust_incoming).
+//!
 //! Put it outermost, so that its one line per request sees every early answer and the final
 //! status; guards and handlers inside can read the [`RequestId`] from the extensions:
 //!
@@ -29,6 +37,7 @@ use std::time::Instant;
 
 use http::{HeaderName, HeaderValue, Method};
 
+use crate::client_ip::TrustedProxies;
 use crate::guard::{Decision, Guard};
 use crate::header::HeaderKey;
 use crate::request::GuardRequest;
@@ -56,13 +65,21 @@ impl std::fmt::Display for RequestId {
 #[derive(Debug, Clone)]
 pub struct RequestIdGuard {
     header: HeaderKey,
-    trust_incoming: bool,
+    trust: Trust,
+}
+
+/// Whose incoming id is kept (when well-formed).
+#[derive(Debug, Clone)]
+enum Trust {
+    Anyone,
+    Nobody,
+    Proxies(TrustedProxies),
 }
 
 impl Default for RequestIdGuard {
     /// `X-Request-Id`, an incoming well-formed id is kept.
     fn default() -> Self {
-        Self { header: HeaderKey::from_static("x-request-id"), trust_incoming: true }
+        Self { header: HeaderKey::from_static("x-request-id"), trust: Trust::Anyone }
     }
 }
 
@@ -75,8 +92,26 @@ impl RequestIdGuard {
 
     /// Whether to keep a well-formed incoming id (default true); false always generates one.
     pub fn trust_incoming(mut self, trust: bool) -> Self {
-        self.trust_incoming = trust;
+        self.trust = if trust { Trust::Anyone } else { Trust::Nobody };
         self
+    }
+
+    /// Keeps a well-formed incoming id only when the request comes straight from one of
+    /// `proxies` (the peer address), so that clients cannot choose their ids; with no proxies,
+    /// every id is generated.
+    pub fn trust_incoming_from(mut self, proxies: TrustedProxies) -> Self {
+        self.trust = Trust::Proxies(proxies);
+        self
+    }
+
+    fn trusts(&self, req: &GuardRequest<'_>) -> bool {
+        match &self.trust {
+            Trust::Anyone => true,
+            Trust::Nobody => false,
+            Trust::Proxies(proxies) => {
+                req.head().peer_addr().is_some_and(|peer| proxies.is_trusted(peer.ip()))
+            }
+        }
     }
 }
 
@@ -109,7 +144,7 @@ impl Guard for RequestIdGuard {
     ) -> impl Future<Output = Decision<RequestIdState>> + Send {
         let incoming = req
             .header(self.header.name())
-            .filter(|id| self.trust_incoming && well_formed(id))
+            .filter(|id| well_formed(id) && self.trusts(req))
             .and_then(|id| std::str::from_utf8(id).ok());
         let id = RequestId(match incoming {
             Some(id) => id.into(),
@@ -183,5 +218,23 @@ mod tests {
         assert_ne!(a, b);
         let (c, _) = id_for(&g.clone().trust_incoming(false), Some("req-1")).await;
         assert_ne!(c, "req-1");
+    }
+
+    #[tokio::test]
+    async fn from_trusted_proxies_only_when_so_configured() {
+        let g = RequestIdGuard::default()
+            .trust_incoming_from(TrustedProxies::parse("10.0.0.0/8").unwrap());
+        for (peer, kept) in [("10.1.2.3:5000", true), ("203.0.113.9:5000", false)] {
+            let (parts, ()) = Request::get("/")
+                .header("x-request-id", "from-proxy")
+                .body(())
+                .unwrap()
+                .into_parts();
+            let head = HttpRequestHead::new(&parts, Some(peer.parse().unwrap()));
+            let mut req = GuardRequest::new(&head);
+            let Decision::Continue(_) = g.check(&mut req).await else { panic!() };
+            let id = req.extensions().get::<RequestId>().unwrap().to_string();
+            assert_eq!(id == "from-proxy", kept, "{peer}");
+        }
     }
 }

@@ -21,6 +21,15 @@ pub struct AccessClaims {
 /// The verified claims as handlers receive them.
 pub type Claims = VerifiedClaims<AccessClaims>;
 
+/// The longest password, in characters (Unicode scalar values), on every password field alike:
+/// a password that can be registered can always be used to log in, whatever its script. Long
+/// enough for any passphrase (NIST SP 800-63B asks for at least 64), short enough to bound the
+/// hashing input.
+pub const PASSWORD_MAX_CHARS: usize = 1024;
+
+/// The shortest new password, in characters.
+pub const PASSWORD_MIN_CHARS: usize = 12;
+
 /// `POST /v1/auth/login`. Deliberately loose rules: a login must not reveal the registration
 /// rules, and every wrong answer is the same 401.
 #[derive(Debug, Deserialize, Validate)]
@@ -29,7 +38,7 @@ pub struct Login {
     #[garde(length(min = 1, max = 64))]
     pub username: String,
     /// The password.
-    #[garde(length(min = 1, max = 1024))]
+    #[garde(length(chars, min = 1, max = PASSWORD_MAX_CHARS))]
     pub password: String,
 }
 
@@ -37,10 +46,10 @@ pub struct Login {
 #[derive(Debug, Deserialize, Validate)]
 pub struct ChangePassword {
     /// The password now.
-    #[garde(length(min = 1, max = 1024))]
+    #[garde(length(chars, min = 1, max = PASSWORD_MAX_CHARS))]
     pub current_password: String,
     /// The new password, at least 12 characters.
-    #[garde(length(chars, min = 12, max = 1024))]
+    #[garde(length(chars, min = PASSWORD_MIN_CHARS, max = PASSWORD_MAX_CHARS))]
     pub new_password: String,
 }
 
@@ -62,8 +71,8 @@ pub struct Register {
     /// A valid email address.
     #[garde(email)]
     pub email: String,
-    /// At least 12 characters.
-    #[garde(length(chars, min = 12))]
+    /// At least 12 characters, at most [`PASSWORD_MAX_CHARS`].
+    #[garde(length(chars, min = PASSWORD_MIN_CHARS, max = PASSWORD_MAX_CHARS))]
     pub password: String,
 }
 

@@ -99,6 +99,9 @@ pub async fn build(config: &Config) -> Result<ReferenceApi, StartupError> {
     });
     let policy = guard_jwt::JwtPolicy {
         realm: "guard".into(),
+        // RFC 8725 §3.8-3.9: tokens name who issued them and for whom, and both are required.
+        issuers: vec![TOKEN_ISSUER.into()],
+        audiences: vec![TOKEN_AUDIENCE.into()],
         revocation: guard_jwt::RevocationPolicy {
             max_token_lifetime: config.token_ttl,
             breaker: stack::breaker(config),
@@ -107,8 +110,16 @@ pub async fn build(config: &Config) -> Result<ReferenceApi, StartupError> {
         ..guard_jwt::JwtPolicy::hs256(secret.clone())
     };
     let jwt = policy.build::<api::AccessClaims>().map_err(StackError::from)?;
-    let issuer =
-        guard_jwt::TokenIssuer::hs256(secret, config.token_ttl).map_err(StackError::from)?;
+    let issuer = guard_jwt::TokenIssuer::new(
+        &guard_jwt::IssuerPolicy {
+            lifetime: config.token_ttl,
+            issuer: Some(TOKEN_ISSUER.into()),
+            audiences: vec![TOKEN_AUDIENCE.into()],
+            ..guard_jwt::IssuerPolicy::default()
+        },
+        &guard_jwt::SigningKey::Secret(secret),
+    )
+    .map_err(StackError::from)?;
     let prefix = &config.redis_prefix;
     let (users, jwt, store): (users::UserStore, _, guard_ratelimit::Store) = match redis {
         Some(conn) => (
@@ -159,6 +170,12 @@ pub fn exit_on_startup_error(err: impl std::fmt::Display) -> ! {
     eprintln!("error: {err}");
     std::process::exit(2)
 }
+
+/// The `iss` of the tokens the servers issue, and the only one they accept.
+pub const TOKEN_ISSUER: &str = "guard-reference-api";
+
+/// The `aud` of the tokens the servers issue, and the only one they accept.
+pub const TOKEN_AUDIENCE: &str = "guard-reference-api:v1";
 
 /// The body of `GET /health`.
 pub const HEALTH_BODY: &str = r#"{"status":"ok"}"#;

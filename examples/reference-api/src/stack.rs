@@ -54,7 +54,10 @@ pub(crate) fn breaker(config: &Config) -> guard_core::BreakerConfig {
 /// Builds the stack: OWASP API headers (`guard_headers::api()`), the configured CORS allowlist,
 /// `TRACE`/`CONNECT` refused.
 pub fn security_stack(config: &Config) -> Result<SecurityStack, StackError> {
+    // A client's own X-Request-Id is kept only from the trusted proxies: nobody else picks
+    // the id that names their request in the logs.
     Ok(RequestIdGuard::default()
+        .trust_incoming_from(config.trusted_proxies.clone())
         .then(guard_headers::api().build()?)
         .then(config.cors.clone())
         .then(AllowedMethods::default()))
