@@ -1,7 +1,7 @@
 //! `cargo xtask ci`: every check CI runs, in one command.
 //!
 //! Steps run in order, cheapest and most likely to fail first, and the run
-//! stops at the first failure: fmt → clippy → redis → test → doc. A summary
+//! stops at the first failure: fmt → clippy → features → redis → test → doc → fuzz. A summary
 //! with each step's duration is printed at the end, whether the run passed or
 //! not, so a CI log shows at a glance what failed and where the time went.
 //!
@@ -17,7 +17,7 @@ use crate::redis;
 
 /// Every step, in the order it runs; the summary lists the ones never reached
 /// as skipped.
-const PLAN: [&str; 6] = ["fmt", "clippy", "features", "redis", "test", "doc"];
+const PLAN: [&str; 7] = ["fmt", "clippy", "features", "redis", "test", "doc", "fuzz"];
 
 /// Each library crate with each of its feature sets on its own: users pick only what they need,
 /// so every crate must build without the features that the rest of the workspace turns on (a
@@ -119,6 +119,18 @@ impl Ci {
             &["doc", "--workspace", "--no-deps", "--locked"],
             vec![("RUSTDOCFLAGS", deny_warnings(std::env::var_os("RUSTDOCFLAGS")))],
         )?;
+
+        // Every fuzz target briefly under libFuzzer; the same bodies already ran on stable
+        // (seeds and proptest) in the test step, so a machine without nightly loses only the
+        // coverage-guided part, and says so.
+        let root = self.root.clone();
+        self.timed("fuzz", || match crate::fuzz::unavailable() {
+            None => crate::fuzz::run(&root, crate::fuzz::CI_SECONDS),
+            Some(why) => {
+                eprintln!("==> fuzz: skipped: {why}; the stable fallback ran in the test step");
+                Ok(())
+            }
+        })?;
         Ok(())
     }
 
@@ -176,7 +188,7 @@ impl Ci {
 
 /// The workspace root, so `cargo xtask ci` behaves the same from any
 /// subdirectory. xtask always sits directly below it.
-fn workspace_root() -> PathBuf {
+pub fn workspace_root() -> PathBuf {
     // `cargo run` sets CARGO_MANIFEST_DIR at run time too. Prefer that over
     // the compile-time value, which goes stale if the checkout is moved or
     // copied and cargo reuses the binary.

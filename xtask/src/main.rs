@@ -8,6 +8,7 @@
 
 mod bench;
 mod ci;
+mod fuzz;
 mod redis;
 mod stress;
 
@@ -20,6 +21,7 @@ Usage: cargo xtask <command>
 Commands:
   ci      Run every CI check in order: fmt, clippy, tests (with a Redis), rustdoc
   bench   Load both example servers (release) and report req/s and latency against a baseline
+  fuzz    [seconds]  Every fuzz target under libFuzzer (nightly, cargo-fuzz), 60 s each by default
   stress  [runs]  The login burst on five instances, on Redis and a Cluster, 20 times by
           default: each run's admitted and 503 counts and the store-call latency
   help    Show this message
@@ -33,6 +35,8 @@ fn main() -> ExitCode {
     match args.as_slice() {
         ["ci"] => ci::run(),
         ["bench"] => bench::run(),
+        ["fuzz"] => fuzz_command(None),
+        ["fuzz", seconds] => fuzz_command(Some(seconds)),
         ["stress"] => stress::run(None),
         ["stress", runs] => stress::run(Some(runs)),
         ["help" | "--help" | "-h"] => {
@@ -40,10 +44,26 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         [] => usage_error("no command given"),
-        [command @ ("ci" | "bench" | "stress" | "help" | "--help" | "-h"), extra, ..] => {
+        [command @ ("ci" | "bench" | "fuzz" | "stress" | "help" | "--help" | "-h"), extra, ..] => {
             usage_error(&format!("`{command}` takes no arguments, got `{extra}`"))
         }
         [command, ..] => usage_error(&format!("unknown command `{command}`")),
+    }
+}
+
+/// `cargo xtask fuzz [seconds]`.
+fn fuzz_command(seconds: Option<&str>) -> ExitCode {
+    let seconds = match seconds.map(str::parse::<u32>) {
+        None => 60,
+        Some(Ok(n)) if n > 0 => n,
+        Some(_) => return usage_error("`fuzz` takes a positive number of seconds"),
+    };
+    match fuzz::run(&ci::workspace_root(), seconds) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {err}");
+            ExitCode::FAILURE
+        }
     }
 }
 

@@ -1,7 +1,8 @@
 //! Shared Redis connection setup for the guards that keep state there (revocations, rate-limit
 //! counters): one multiplexed connection per process, standalone or Redis Cluster, chosen by URL.
 //!
-//! - `redis://host:6379/0` (or `rediss://`, `redis+unix://`): one server, through redis-rs's
+//! - `redis://host:6379/0` (or `redis+unix://`; `rediss://` once the application turns on one of
+//!   the `redis` crate's TLS features, which guard does not): one server, through redis-rs's
 //!   `ConnectionManager`, which multiplexes every request over one socket and reconnects by
 //!   itself. A pool (deadpool-redis) would add a PING per checkout: one more round trip than a
 //!   decision should cost.
@@ -204,8 +205,8 @@ impl ConnectionLike for RedisConnection {
     }
 }
 
-/// How to reach Redis; deserializes from configuration.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// How to reach Redis; deserializes from configuration. Its `Debug` hides the URL's password.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct RedisSettings {
     /// `redis://…`, `redis+cluster://a:7000,b:7001`, or a comma-separated list of nodes.
@@ -226,6 +227,16 @@ impl Default for RedisSettings {
             connect_timeout: Duration::from_secs(1),
             response_timeout: Duration::from_secs(1),
         }
+    }
+}
+
+impl std::fmt::Debug for RedisSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisSettings")
+            .field("url", &redact_url(&self.url))
+            .field("connect_timeout", &self.connect_timeout)
+            .field("response_timeout", &self.response_timeout)
+            .finish()
     }
 }
 
@@ -264,17 +275,18 @@ pub fn redact_url(text: &str) -> String {
     while let Some(at) = rest.find("://") {
         let (head, tail) = rest.split_at(at + 3);
         out.push_str(head);
-        // The authority ends at the first '/', whitespace or quote; userinfo ends at its last '@'.
+        // The URL ends at whitespace or a quote; its userinfo ends at the last '@' in it (a
+        // password may hold '/', ':' or '@' unencoded, and a Redis URL's path never holds '@').
         let end = tail
-            .find(|c: char| c == '/' || c.is_whitespace() || c == '`' || c == '"' || c == '\'')
+            .find(|c: char| c.is_whitespace() || matches!(c, '`' | '"' | '\'' | ')' | '>'))
             .unwrap_or(tail.len());
-        let authority = &tail[..end];
-        match authority.rfind('@') {
+        let url = &tail[..end];
+        match url.rfind('@') {
             Some(userinfo_end) => {
                 out.push_str("***");
-                out.push_str(&authority[userinfo_end..]);
+                out.push_str(&url[userinfo_end..]);
             }
-            None => out.push_str(authority),
+            None => out.push_str(url),
         }
         rest = &tail[end..];
     }
@@ -411,7 +423,7 @@ pub fn hash_tagged(prefix: &str, key: &str) -> String {
     format!("{prefix}:{{{}}}", bounded_key(key))
 }
 
-/// `key` as it is when short, printable ASCII without braces (so it can neither break out of a
+/// `key` as it is when short (1 to 64 bytes), printable ASCII without braces (so it can neither break out of a
 /// hash tag nor make keys unbounded), else `#` and the first 128 bits of its SHA-256 in hex:
 /// collision-resistant, so nobody can craft a key that shares another client's state.
 ///
@@ -423,7 +435,12 @@ pub fn hash_tagged(prefix: &str, key: &str) -> String {
 /// ```
 pub fn bounded_key(key: &str) -> std::borrow::Cow<'_, str> {
     const MAX_PLAIN: usize = 64;
-    let plain = key.len() <= MAX_PLAIN
+    // An empty key would make an empty tag `{}`, which Redis ignores (the whole key is then
+    // hashed, and a decision's keys land on different Cluster slots): hashed like odd keys.
+    // A plain key may not start with `#` either: it could then be spelled like the hashed form
+    // of another key and share that key's state.
+    let plain = (1..=MAX_PLAIN).contains(&key.len())
+        && !key.starts_with('#')
         && key.bytes().all(|b| b.is_ascii_graphic() && b != b'{' && b != b'}');
     if plain {
         std::borrow::Cow::Borrowed(key)
@@ -599,5 +616,17 @@ mod tests {
         assert_eq!(braces.matches('{').count(), 1);
         assert_eq!(hash_tagged("p", "a}b{c"), braces, "stable");
         assert_ne!(hash_tagged("p", &"x".repeat(65)), hash_tagged("p", &"x".repeat(66)));
+        // A key spelled like the hashed form of another is hashed itself: no shared state.
+        let long = "x".repeat(65);
+        let hashed = bounded_key(&long).into_owned();
+        assert_ne!(bounded_key(&hashed), hashed.as_str());
+        assert!(bounded_key("#1").starts_with('#') && bounded_key("#1").len() == 33);
+        // Found by fuzzing: an empty key made an empty tag, which Redis ignores.
+        let empty = hash_tagged("p", "");
+        assert!(empty.starts_with("p:{#") && empty.len() == "p:{#}".len() + 32, "{empty}");
+        assert_eq!(
+            key_slot(format!("{empty}:a").as_bytes()),
+            key_slot(format!("{empty}:b").as_bytes())
+        );
     }
 }

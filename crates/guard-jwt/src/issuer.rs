@@ -110,7 +110,7 @@ pub struct IssuedToken {
 }
 
 /// The moment an authentication began, taken before the credentials are read: the issue time of
-/// the token it may lead to (see the [module docs](self)).
+/// the token it may lead to (see [`TokenIssuer::begin_authentication`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct AuthenticationStart {
     at_ms: u64,
