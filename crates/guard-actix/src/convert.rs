@@ -26,17 +26,50 @@ pub fn into_response(res: GuardResponse) -> HttpResponse {
     out.map_into_boxed_body()
 }
 
-/// A problem as an `application/problem+json` response, e.g. for an app's default service:
+/// A problem as an `application/problem+json` response:
 ///
 /// ```
-/// use actix_web::{App, web};
+/// use guard_actix::http::StatusCode;
 /// use guard_core::Problem;
-/// use http::StatusCode;
 ///
-/// let app = App::new().default_service(web::to(|| async {
-///     guard_actix::problem(Problem::from_status(StatusCode::NOT_FOUND))
-/// }));
+/// let res = guard_actix::problem(Problem::from_status(StatusCode::CONFLICT));
+/// assert_eq!(res.status().as_u16(), 409);
 /// ```
 pub fn problem(problem: Problem) -> HttpResponse {
     into_response(problem.to_response())
+}
+
+/// The 404 problem, for an app's (or scope's) default service, so that unknown routes answer
+/// problem+json like every other error (actix-web's own 404 is an empty body):
+///
+/// ```
+/// use actix_web::{App, web};
+///
+/// let app = App::new()
+///     .route("/health", web::get().to(|| async { "ok" }))
+///     .default_service(web::to(guard_actix::not_found));
+/// ```
+pub async fn not_found() -> HttpResponse {
+    problem(Problem::not_found())
+}
+
+/// A resource's default service answering the 405 problem with `Allow: allow` (actix-web's own
+/// 405 is an empty body without `Allow`):
+///
+/// ```
+/// use actix_web::{App, web};
+///
+/// let app = App::new().service(
+///     web::resource("/v1/me")
+///         .route(web::get().to(|| async { "me" }))
+///         .default_service(guard_actix::method_not_allowed("GET, HEAD")),
+/// );
+/// ```
+pub fn method_not_allowed(allow: &'static str) -> actix_web::Route {
+    actix_web::web::to(move || async move {
+        problem(Problem::method_not_allowed().with_header(
+            guard_core::http::header::ALLOW,
+            guard_core::http::HeaderValue::from_static(allow),
+        ))
+    })
 }

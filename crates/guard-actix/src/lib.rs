@@ -31,8 +31,14 @@ mod response;
 #[cfg(feature = "validate")]
 mod validate;
 
-pub use convert::{into_response, problem};
+pub use convert::{into_response, method_not_allowed, not_found, problem};
+
 pub use extract::{GuardData, GuardExtensions};
+/// The `http` crate (1.x) that guards and problems speak. actix-web itself is built on `http`
+/// 0.2, so `actix_web::http::StatusCode` is another type: where a guard, a [`Problem`](guard_core::Problem)
+/// or a header value is built, use these (`guard_actix::http::StatusCode`,
+/// `guard_actix::http::HeaderValue`).
+pub use guard_core::http;
 #[cfg(feature = "jwt")]
 pub use jwt::Claims;
 pub use middleware::{GuardMiddleware, GuardService};

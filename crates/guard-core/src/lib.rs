@@ -20,6 +20,8 @@
 //!   per request and a blip costs nobody a refusal;
 //! - (feature `redis`) the `redis` module: one shared connection setup, standalone or Redis Cluster;
 //! - [`observe`]: one log line per refusal and `metrics` counters per guard, policy and outcome;
+//! - [`Subject`]: who a request is on behalf of, left by an authentication guard for the guards
+//!   after it (a per-user limit);
 //! - [`RequestIdGuard`]: one id per request, kept from a proxy or generated, sent back and
 //!   logged once with the method, path, status and duration;
 //! - [`PreparedHeader`]: header names and values encoded once at start-up and applied without
@@ -76,6 +78,7 @@ pub mod redis;
 mod request;
 mod request_id;
 mod response;
+mod subject;
 
 #[cfg(feature = "breaker")]
 pub use breaker::{
@@ -90,6 +93,7 @@ pub use problem::{PROBLEM_JSON, Problem, ProblemType};
 pub use request::{GuardRequest, HttpRequestHead, RequestHead};
 pub use request_id::{RequestId, RequestIdGuard, RequestIdState};
 pub use response::{GuardResponse, ResponseHead};
+pub use subject::Subject;
 
 /// Re-exported so that guards and adapters name the same `http` 1.x types.
 pub use http;

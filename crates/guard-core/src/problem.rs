@@ -167,6 +167,19 @@ impl Problem {
         self
     }
 
+    /// 404 for a route that does not exist: what a router's fallback answers, so that unknown
+    /// routes get problem+json like everything else.
+    pub fn not_found() -> Self {
+        Self::new(ProblemType::NOT_FOUND).with_detail("there is no such resource")
+    }
+
+    /// 405 for a route that exists but not with the request's method (the framework or the
+    /// caller adds `Allow`).
+    pub fn method_not_allowed() -> Self {
+        Self::new(ProblemType::METHOD_NOT_ALLOWED)
+            .with_detail("this resource does not serve that method")
+    }
+
     /// 503 for a store the request needs that is down (the policy said fail closed), with
     /// `Retry-After` in whole seconds, at least 1.
     pub fn store_unavailable(retry_after: std::time::Duration) -> Self {

@@ -582,7 +582,10 @@ impl CompiledCsp {
     /// The policy with a place for the nonce in every directive that receives it: `script-src`
     /// and `style-src` (taking `default-src`'s sources when absent, since that is what they fall
     /// back to), and `script-src-elem` and `style-src-elem` when present. `'none'` is dropped
-    /// from those directives, as it would make browsers ignore the nonce.
+    /// from those directives, as it would make browsers ignore the nonce; so is
+    /// `'unsafe-inline'`, which browsers ignore once a nonce is present: the header then says
+    /// what browsers do (inline scripts and styles need the nonce) instead of seeming to allow
+    /// them.
     pub(crate) fn nonce_template(&self) -> NonceTemplate {
         let mark = Source::Raw(NONCE_MARK.to_string());
         let default_sources = self
@@ -592,8 +595,11 @@ impl CompiledCsp {
             .map(|d| &d.sources[..])
             .unwrap_or_default();
         let with_nonce = |sources: &[Source]| {
-            let mut sources: Vec<Source> =
-                sources.iter().filter(|s| **s != Source::None).cloned().collect();
+            let mut sources: Vec<Source> = sources
+                .iter()
+                .filter(|s| !matches!(s, Source::None | Source::UnsafeInline))
+                .cloned()
+                .collect();
             sources.push(mark.clone());
             sources
         };
@@ -865,8 +871,22 @@ mod tests {
         let csp = ContentSecurityPolicy::helmet().build().unwrap();
         let with = csp.with_nonce(&nonce);
         assert!(with.contains(&format!(";script-src 'self' {n};")));
-        assert!(with.contains(&format!(";style-src 'self' https: 'unsafe-inline' {n};")));
+        // 'unsafe-inline' is dropped where the nonce goes: browsers would ignore it anyway.
+        assert!(with.contains(&format!(";style-src 'self' https: {n};")), "{with}");
+        assert!(!with.contains("unsafe-inline"), "{with}");
         assert!(with.contains(";script-src-attr 'none';"), "attributes never take nonces");
+        // Only where the nonce goes: other directives keep 'unsafe-inline' as configured.
+        let csp = ContentSecurityPolicy::from(
+            "default-src 'self'; script-src 'self' 'unsafe-inline'; script-src-attr 'unsafe-inline'",
+        )
+        .build()
+        .unwrap();
+        assert_eq!(
+            csp.with_nonce(&nonce),
+            format!(
+                "default-src 'self'; script-src 'self' {n}; script-src-attr 'unsafe-inline'; style-src 'self' {n}"
+            )
+        );
         let csp = ContentSecurityPolicy::new()
             .default_src([Source::SelfOrigin, Source::scheme("https")])
             .directive("script-src-elem", [Source::None])

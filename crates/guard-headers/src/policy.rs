@@ -398,8 +398,11 @@ impl HeadersPolicy {
     /// `script-src` and `style-src`, and to `script-src-elem` and `style-src-elem` when present.
     /// When the policy has no `script-src` (or `style-src`), one is added with `default-src`'s
     /// sources plus the nonce, since `default-src` is what it fell back to. `'none'` is dropped
-    /// from a directive that receives a nonce. Browsers ignore `'unsafe-inline'` in a directive
-    /// that has a nonce. Rendering that header is the only per-response allocation of the guard.
+    /// from a directive that receives a nonce, and so is `'unsafe-inline'`: browsers ignore it
+    /// once a nonce is present, so keeping it would only make the header seem to allow inline
+    /// scripts and styles that browsers refuse. With nonces on, every inline `<script>` and
+    /// `<style>` needs `nonce="…"` (helmet's `style-src 'unsafe-inline'` included). Rendering that
+    /// header is the only per-response allocation of the guard.
     pub fn csp_nonce(mut self, nonce: bool) -> Self {
         self.nonce = nonce;
         self

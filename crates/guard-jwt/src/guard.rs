@@ -243,6 +243,10 @@ impl<C: DeserializeOwned + Clone + Send + Sync + 'static> Guard for Jwt<C> {
         match outcome {
             Ok(verified) => {
                 guard_core::observe::admitted("jwt", "bearer");
+                // The subject, for what counts or logs per user without knowing `C`.
+                if let Some(sub) = verified.token.sub.as_deref() {
+                    req.extensions_mut().insert(guard_core::Subject::new(sub));
+                }
                 req.extensions_mut().insert(verified);
                 Decision::Continue(())
             }

@@ -134,7 +134,8 @@ pub struct RateLimitConfig {
     pub key: Key,
     /// Which proxies' forwarding headers to believe for [`Key::client_ip`] (default none).
     pub trusted_proxies: TrustedProxies,
-    /// A request without a key: skip (default) or refuse.
+    /// A request without a key: refuse (default: a 500 for a misconfiguration, a 403 for a key
+    /// the client did not send) or skip.
     pub missing_key: MissingKey,
     /// What each request costs (default 1); see also [`cost_fn`](Self::cost_fn).
     pub cost: u32,
@@ -397,7 +398,7 @@ mod tests {
         assert_eq!(c.prefix, "rl");
         assert_eq!(c.algorithm, Algorithm::Gcra);
         assert_eq!(c.on_store_failure, OnStoreFailure::local(1));
-        assert_eq!(c.missing_key, MissingKey::Skip);
+        assert_eq!(c.missing_key, MissingKey::Refuse);
         assert_eq!(c.cost, 1);
         assert_eq!(c.block_cache_keys, 10_000);
         assert!(!c.legacy_headers);

@@ -10,6 +10,16 @@ use ipnet::Ipv6Net;
 use serde::{Deserialize, Deserializer};
 
 type ExtensionFn = dyn Fn(&http::Extensions) -> Option<String> + Send + Sync;
+
+/// Where a key comes from, for the answer and the log line when a request has none.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum KeySource {
+    /// The server should always find it (a peer address, a subject, an extension): a request
+    /// without one means the server is wired wrongly.
+    Server,
+    /// The client should send it (a header, or whatever a `from_fn` reads).
+    Client,
+}
 type RequestFn = dyn for<'a, 'r> Fn(&'a GuardRequest<'r>) -> Option<String> + Send + Sync;
 
 /// What a limiter counts requests by.
@@ -18,8 +28,10 @@ type RequestFn = dyn for<'a, 'r> Fn(&'a GuardRequest<'r>) -> Option<String> + Se
 ///   resolve it ([`TrustedProxies::client_ip`]); IPv6 addresses are grouped by their /64 prefix
 ///   (a single host usually holds a whole /64), or another prefix with
 ///   [`Key::client_ip_grouped`].
-/// - [`Key::from_extension`]: a value an earlier guard left in the request's extensions, such
-///   as the subject of verified token claims.
+/// - [`Key::subject`]: the authenticated subject an authentication guard in front left
+///   ([`guard_core::Subject`]; `guard_jwt::Jwt` leaves the token's `sub`): per user.
+/// - [`Key::from_extension`]: any other value an earlier guard left in the request's
+///   extensions.
 /// - [`Key::header`]: a request header, such as an API key. Its value is stored only as a
 ///   SHA-256 digest, so secrets never reach Redis in clear.
 /// - [`Key::from_fn`]: anything computed from the request head.
@@ -27,11 +39,12 @@ type RequestFn = dyn for<'a, 'r> Fn(&'a GuardRequest<'r>) -> Option<String> + Se
 /// ```
 /// use guard_ratelimit::Key;
 ///
-/// /// What an authentication guard leaves for later guards.
+/// /// What a guard of your own leaves for later guards.
 /// #[derive(Clone)]
-/// struct Claims { sub: String }
+/// struct Tenant { id: String }
 ///
-/// let per_user = Key::from_extension(|c: &Claims| c.sub.clone());
+/// let per_user = Key::subject();
+/// let per_tenant = Key::from_extension(|t: &Tenant| t.id.clone());
 /// let per_api_key = Key::header(http::HeaderName::from_static("x-api-key"));
 /// let per_network = Key::client_ip_grouped(48);
 /// let per_path = Key::from_fn(|req| Some(req.path().to_owned()));
@@ -40,7 +53,8 @@ type RequestFn = dyn for<'a, 'r> Fn(&'a GuardRequest<'r>) -> Option<String> + Se
 /// let key: Key = serde_json::from_str(r#"{"client-ip": {"ipv6-prefix": 56}}"#)?;
 /// let key: Key = serde_json::from_str(r#"{"header": "x-api-key"}"#)?;
 /// let key: Key = serde_json::from_str(r#""client-ip""#)?;
-/// # let _ = (per_user, per_api_key, per_network, per_path, key);
+/// let key: Key = serde_json::from_str(r#""subject""#)?;
+/// # let _ = (per_user, per_tenant, per_api_key, per_network, per_path, key);
 /// # Ok::<(), serde_json::Error>(())
 /// ```
 #[derive(Clone)]
@@ -48,9 +62,13 @@ pub struct Key(KeyKind);
 
 #[derive(Clone)]
 enum KeyKind {
-    ClientIp { ipv6_prefix: u8 },
+    ClientIp {
+        ipv6_prefix: u8,
+    },
+    Subject,
     Header(HeaderName),
-    Extension(Arc<ExtensionFn>),
+    /// With the extension type's name, for the log line when it is missing.
+    Extension(Arc<ExtensionFn>, &'static str),
     Request(Arc<RequestFn>),
 }
 
@@ -66,23 +84,33 @@ impl Key {
         Self(KeyKind::ClientIp { ipv6_prefix })
     }
 
+    /// The authenticated subject ([`guard_core::Subject`]) that an authentication guard in front
+    /// of the limiter left, such as `guard_jwt::Jwt` (the token's `sub`): one limit per user,
+    /// whatever the claims type. A request without one means the limiter is not behind an
+    /// authentication guard: see [`MissingKey`].
+    pub fn subject() -> Self {
+        Self(KeyKind::Subject)
+    }
+
     /// The first value of request header `name`; a request without it has no key.
     pub fn header(name: HeaderName) -> Self {
         Self(KeyKind::Header(name))
     }
 
-    /// A value read from a request extension of type `T` that an earlier guard left, such as
-    /// the subject of verified claims; a request without such an extension has no key. The
-    /// closure may return a `String` or an `Option<String>`.
+    /// A value read from a request extension of type `T` that an earlier guard left; a request
+    /// without such an extension has no key (and the log line then names `T`, see
+    /// [`MissingKey`]). The closure may return a `String` or an `Option<String>`. For the
+    /// authenticated user, prefer [`Key::subject`]: it cannot name the wrong type.
     pub fn from_extension<T, F, R>(read: F) -> Self
     where
         T: Send + Sync + 'static,
         F: Fn(&T) -> R + Send + Sync + 'static,
         R: Into<Option<String>>,
     {
-        Self(KeyKind::Extension(Arc::new(move |ext: &http::Extensions| {
-            ext.get::<T>().and_then(|t| read(t).into())
-        })))
+        Self(KeyKind::Extension(
+            Arc::new(move |ext: &http::Extensions| ext.get::<T>().and_then(|t| read(t).into())),
+            std::any::type_name::<T>(),
+        ))
     }
 
     /// A key computed from the request by `key`; `None` means the request has no key.
@@ -101,6 +129,39 @@ impl Key {
         }
     }
 
+    /// Where this key comes from.
+    pub(crate) fn source(&self) -> KeySource {
+        match self.0 {
+            KeyKind::ClientIp { .. } | KeyKind::Subject | KeyKind::Extension(..) => {
+                KeySource::Server
+            }
+            KeyKind::Header(_) | KeyKind::Request(_) => KeySource::Client,
+        }
+    }
+
+    /// Why a request has no key and how to fix it, for the one error line a misconfiguration
+    /// gets.
+    pub(crate) fn missing_cause(&self) -> String {
+        match &self.0 {
+            KeyKind::ClientIp { .. } => "the request has no peer address, so its client IP is \
+                unknown: serve axum with `into_make_service_with_connect_info::<SocketAddr>()` or \
+                `guard_tower::serve` (actix-web always knows it)"
+                .to_owned(),
+            KeyKind::Subject => "no authenticated subject (`guard_core::Subject`) in the request: \
+                put the limiter after an authentication guard such as `guard_jwt::Jwt`, in the \
+                same stack (`jwt.then(limiter)`)"
+                .to_owned(),
+            KeyKind::Extension(_, type_name) => format!(
+                "no `{type_name}` in the request extensions: the guard meant to leave it did not \
+                 run before the limiter, or leaves another type (`guard_jwt::Jwt` leaves \
+                 `VerifiedClaims<C>` and `guard_core::Subject`: `Key::subject()` reads the \
+                 latter)"
+            ),
+            KeyKind::Header(name) => format!("the request has no `{name}` header"),
+            KeyKind::Request(_) => "the key function found no key".to_owned(),
+        }
+    }
+
     /// The key of `req`, if it has one.
     pub(crate) fn extract(
         &self,
@@ -111,8 +172,11 @@ impl Key {
             KeyKind::ClientIp { ipv6_prefix } => {
                 proxies.client_ip(req.head()).map(|ip| ip_key(ip, *ipv6_prefix))
             }
+            KeyKind::Subject => {
+                req.extensions().get::<guard_core::Subject>().map(|s| s.as_str().to_owned())
+            }
             KeyKind::Header(name) => req.header(name).filter(|v| !v.is_empty()).map(digest),
-            KeyKind::Extension(read) => read(req.extensions()),
+            KeyKind::Extension(read, _) => read(req.extensions()),
             KeyKind::Request(key) => key(req),
         };
         key.filter(|k| !k.is_empty())
@@ -161,15 +225,16 @@ impl fmt::Debug for Key {
             KeyKind::ClientIp { ipv6_prefix } => {
                 f.debug_struct("Key::ClientIp").field("ipv6_prefix", ipv6_prefix).finish()
             }
+            KeyKind::Subject => f.write_str("Key::Subject"),
             KeyKind::Header(name) => f.debug_tuple("Key::Header").field(name).finish(),
-            KeyKind::Extension(_) => f.write_str("Key::Extension(..)"),
+            KeyKind::Extension(_, type_name) => write!(f, "Key::Extension({type_name})"),
             KeyKind::Request(_) => f.write_str("Key::Fn(..)"),
         }
     }
 }
 
-/// The configuration form of a key: `"client-ip"`, `{"client-ip": {"ipv6-prefix": 56}}` or
-/// `{"header": "x-api-key"}`.
+/// The configuration form of a key: `"client-ip"`, `"subject"`,
+/// `{"client-ip": {"ipv6-prefix": 56}}` or `{"header": "x-api-key"}`.
 #[derive(Deserialize)]
 #[serde(untagged)]
 enum KeyRepr {
@@ -181,6 +246,7 @@ enum KeyRepr {
 #[serde(rename_all = "kebab-case")]
 enum KeyName {
     ClientIp,
+    Subject,
 }
 
 #[derive(Deserialize)]
@@ -201,6 +267,7 @@ impl<'de> Deserialize<'de> for Key {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         match KeyRepr::deserialize(d)? {
             KeyRepr::Name(KeyName::ClientIp) => Ok(Key::client_ip()),
+            KeyRepr::Name(KeyName::Subject) => Ok(Key::subject()),
             KeyRepr::Tagged(KeyConfig::ClientIp { ipv6_prefix }) => {
                 Ok(Key::client_ip_grouped(ipv6_prefix))
             }
@@ -211,18 +278,28 @@ impl<'de> Deserialize<'de> for Key {
     }
 }
 
-/// What a limiter does with a request that has no key (no subject, no such header, no peer
-/// address).
+/// What a limiter does with a request that has no key (no peer address, no subject, no such
+/// header).
+///
+/// A security toolkit must not fail open by accident, so the default refuses. How depends on
+/// where the key was to come from:
+/// - a key the server should always find ([`Key::client_ip`], [`Key::subject`],
+///   [`Key::from_extension`]): its absence means the server is wired wrongly (axum served
+///   without the peer address, a per-user limit not behind the authentication guard, an
+///   extension type no guard inserts). 500 problem+json, and one `error` log line per limiter
+///   naming the cause and the fix;
+/// - a key the client should send ([`Key::header`], [`Key::from_fn`]): 403 problem+json.
+///
+/// Skipping (admitting such requests unlimited) stays available, as an explicit choice.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, serde::Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum MissingKey {
-    /// Let it through unlimited, without rate-limit headers (the default). Right when an earlier
-    /// guard already refuses such requests (an authentication guard in front of a per-user
-    /// limit), or when the key is optional by design.
+    /// Refuse it (the default), as described above.
     #[default]
-    Skip,
-    /// Refuse it with a 403 problem: the route may only be used by requests that can be counted.
     Refuse,
+    /// Let it through unlimited, without rate-limit headers: for a key that is optional by
+    /// design.
+    Skip,
 }
 
 #[cfg(test)]
@@ -273,6 +350,8 @@ mod tests {
         assert_eq!(key_of(&k, &none, Request::get("/").body(()).unwrap(), None), None);
         assert_eq!(key_of(&k, &none, with(""), None), None);
 
+        let subject = Key::subject();
+        assert_eq!(key_of(&subject, &none, with("x"), None), None, "no guard left a subject");
         let sub = Key::from_extension(|s: &Sub| s.0.clone());
         assert_eq!(key_of(&sub, &none, with("x"), None).as_deref(), Some("alice"));
         let other = Key::from_extension(|s: &String| Some(s.clone()));
@@ -293,7 +372,9 @@ mod tests {
         let k: Key = serde_json::from_str(r#"{"header": "X-Api-Key"}"#).unwrap();
         assert_eq!(format!("{k:?}"), r#"Key::Header("x-api-key")"#);
         assert!(serde_json::from_str::<Key>(r#"{"header": "bad header"}"#).is_err());
-        assert!(serde_json::from_str::<Key>(r#""subject""#).is_err());
+        let k: Key = serde_json::from_str(r#""subject""#).unwrap();
+        assert_eq!(format!("{k:?}"), "Key::Subject");
+        assert!(serde_json::from_str::<Key>(r#""user""#).is_err());
         let m: MissingKey = serde_json::from_str(r#""refuse""#).unwrap();
         assert_eq!(m, MissingKey::Refuse);
     }

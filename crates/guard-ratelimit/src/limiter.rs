@@ -14,7 +14,7 @@ use http::{HeaderName, HeaderValue, StatusCode, header};
 use crate::algorithm::{Algorithm, Evaluation, Limits, PolicyStatus};
 use crate::clock::{Clock, MonotonicClock};
 use crate::config::{CostFn, OnStoreFailure, RateLimitConfig, Store};
-use crate::key::{Key, MissingKey};
+use crate::key::{Key, KeySource, MissingKey};
 use crate::memory::{BoundedMap, MemoryStore};
 use crate::quota::Quota;
 use crate::redis_store::RedisStore;
@@ -41,6 +41,8 @@ struct Inner {
     key: Key,
     trusted_proxies: TrustedProxies,
     missing_key: MissingKey,
+    /// Whether the misconfiguration of a missing server-side key was logged already.
+    missing_logged: std::sync::atomic::AtomicBool,
     cost: u32,
     cost_fn: Option<CostFn>,
     legacy_headers: bool,
@@ -276,6 +278,7 @@ impl RateLimiter {
                 key: config.key.clone(),
                 trusted_proxies: config.trusted_proxies.clone(),
                 missing_key: config.missing_key,
+                missing_logged: std::sync::atomic::AtomicBool::new(false),
                 cost: config.cost,
                 cost_fn: config.cost_fn.clone(),
                 legacy_headers: config.legacy_headers,
@@ -385,16 +388,41 @@ impl RateLimiter {
     }
 
     fn missing(&self) -> Decision<RateLimitState> {
-        match self.inner.missing_key {
-            MissingKey::Skip => Decision::Continue(RateLimitState(StateKind::Unlimited)),
-            MissingKey::Refuse => {
-                observe::refused(GUARD, &self.inner.prefix, "no key", StatusCode::FORBIDDEN);
+        let inner = &*self.inner;
+        match (inner.missing_key, inner.key.source()) {
+            (MissingKey::Skip, _) => Decision::Continue(RateLimitState(StateKind::Unlimited)),
+            (MissingKey::Refuse, KeySource::Client) => {
+                observe::refused(GUARD, &inner.prefix, "no key", StatusCode::FORBIDDEN);
                 Decision::Respond(
-                Problem::new(ProblemType::FORBIDDEN)
-                    .with_detail(
-                        "this route is rate limited and the request carries nothing to count it by",
-                    )
-                    .into(),
+                    Problem::new(ProblemType::FORBIDDEN)
+                        .with_detail(
+                            "this route is rate limited and the request carries nothing to count \
+                             it by",
+                        )
+                        .into(),
+                )
+            }
+            (MissingKey::Refuse, KeySource::Server) => {
+                // A wiring mistake, not the client's: said once, loudly, with the fix.
+                if !inner.missing_logged.swap(true, std::sync::atomic::Ordering::Relaxed) {
+                    tracing::error!(
+                        limiter = %inner.prefix,
+                        key = ?inner.key,
+                        "rate limit refuses every request it cannot count: {}; or choose \
+                         `MissingKey::Skip` to admit such requests unlimited",
+                        inner.key.missing_cause()
+                    );
+                }
+                observe::refused(
+                    GUARD,
+                    &inner.prefix,
+                    "no key (misconfiguration)",
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                );
+                Decision::Respond(
+                    Problem::new(ProblemType::INTERNAL)
+                        .with_detail("the server cannot count this request for its rate limit")
+                        .into(),
                 )
             }
         }

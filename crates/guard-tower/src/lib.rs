@@ -40,7 +40,10 @@ pub use future::ResponseFuture;
 #[cfg(feature = "jwt")]
 pub use jwt::Claims;
 pub use layer::GuardLayer;
-pub use response::{GuardBody, into_response, problem};
+pub use response::{GuardBody, into_response, method_not_allowed, not_found, problem};
+
+/// The `http` crate (1.x) that guards and problems speak, the same as axum's.
+pub use guard_core::http;
 pub use service::GuardService;
 #[cfg(feature = "validate")]
 pub use validate::{AllowUnknownKeys, JsonLimits, JsonRejection, ValidJson, ValidJsonRejection};

@@ -8,9 +8,8 @@
 
 use std::sync::Arc;
 
-use actix_web::{App, HttpResponse, HttpServer, Route, web};
+use actix_web::{App, HttpResponse, HttpServer, web};
 use guard_actix::{Claims, GuardMiddleware, ValidJson};
-use http::{HeaderValue, header};
 use reference_api::api::{AccessClaims, ChangePassword, Login, Register};
 use reference_api::{Api, Config, HEALTH_BODY};
 
@@ -42,20 +41,6 @@ async fn me(api: web::Data<Api>, claims: Claims<AccessClaims>) -> HttpResponse {
     guard_actix::into_response(api.me(&claims.0).await)
 }
 
-async fn not_found() -> HttpResponse {
-    guard_actix::problem(reference_api::not_found())
-}
-
-/// The 405 answer of a resource serving `allow` (`GET,HEAD`: the format axum uses, so that
-/// both servers answer byte for byte alike).
-fn method_not_allowed(allow: &'static str) -> Route {
-    web::to(move || async move {
-        let problem = reference_api::method_not_allowed()
-            .with_header(header::ALLOW, HeaderValue::from_static(allow));
-        guard_actix::problem(problem)
-    })
-}
-
 fn main() -> std::io::Result<()> {
     reference_api::init_tracing();
     let config = Config::from_env_or_exit();
@@ -78,7 +63,7 @@ fn main() -> std::io::Result<()> {
                     web::resource("/health")
                         .route(web::get().to(health))
                         .route(web::head().to(health))
-                        .default_service(method_not_allowed("GET,HEAD")),
+                        .default_service(guard_actix::method_not_allowed("GET,HEAD")),
                 )
                 .service(
                     web::scope("/v1/auth")
@@ -86,32 +71,32 @@ fn main() -> std::io::Result<()> {
                         .service(
                             web::resource("/register")
                                 .route(web::post().to(register))
-                                .default_service(method_not_allowed("POST")),
+                                .default_service(guard_actix::method_not_allowed("POST")),
                         )
                         .service(
                             web::resource("/login")
                                 .route(web::post().to(login))
-                                .default_service(method_not_allowed("POST")),
+                                .default_service(guard_actix::method_not_allowed("POST")),
                         )
                         .service(
                             web::resource("/logout")
                                 .route(web::post().to(logout).wrap(bearer.clone()))
-                                .default_service(method_not_allowed("POST")),
+                                .default_service(guard_actix::method_not_allowed("POST")),
                         )
                         .service(
                             web::resource("/password")
                                 .route(web::post().to(password).wrap(bearer))
-                                .default_service(method_not_allowed("POST")),
+                                .default_service(guard_actix::method_not_allowed("POST")),
                         )
-                        .default_service(web::to(not_found)),
+                        .default_service(web::to(guard_actix::not_found)),
                 )
                 .service(
                     web::resource("/v1/me")
                         .route(web::get().to(me).wrap(user.clone()))
                         .route(web::head().to(me).wrap(user))
-                        .default_service(method_not_allowed("GET,HEAD")),
+                        .default_service(guard_actix::method_not_allowed("GET,HEAD")),
                 )
-                .default_service(web::to(not_found))
+                .default_service(web::to(guard_actix::not_found))
         })
         .bind(config.addr)?;
         tracing::info!(addr = %config.addr, "actix-api listening");

@@ -47,15 +47,6 @@ async fn me(State(api): State<Api>, claims: Claims<AccessClaims>) -> impl IntoRe
     guard_tower::into_response(api.me(&claims.0).await)
 }
 
-async fn not_found() -> impl IntoResponse {
-    guard_tower::problem(reference_api::not_found())
-}
-
-/// axum adds `Allow` to this answer by itself.
-async fn method_not_allowed() -> impl IntoResponse {
-    guard_tower::problem(reference_api::method_not_allowed())
-}
-
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
     reference_api::init_tracing();
@@ -74,8 +65,8 @@ async fn main() -> std::io::Result<()> {
         .route("/health", get(health))
         .nest("/v1/auth", auth)
         .route("/v1/me", get(me).route_layer(GuardLayer::new(built.user)))
-        .fallback(not_found)
-        .method_not_allowed_fallback(method_not_allowed)
+        .fallback(guard_tower::not_found)
+        .method_not_allowed_fallback(guard_tower::method_not_allowed)
         .with_state(built.api)
         .layer(GuardLayer::new(built.security));
     let listener = tokio::net::TcpListener::bind(config.addr).await?;

@@ -38,18 +38,6 @@ pub fn init_tracing() {
         .try_init();
 }
 
-/// The answer for a route that exists but not with the request's method. The framework adds
-/// `Allow` (axum does it by itself; the actix-web server names each resource's methods).
-pub fn method_not_allowed() -> guard_core::Problem {
-    guard_core::Problem::new(guard_core::ProblemType::METHOD_NOT_ALLOWED)
-        .with_detail("this resource does not serve that method")
-}
-
-/// The answer for a route that does not exist.
-pub fn not_found() -> guard_core::Problem {
-    guard_core::Problem::new(guard_core::ProblemType::NOT_FOUND)
-}
-
 /// Everything a server needs, built from the configuration: the routes' state and one guard
 /// stack per route group.
 #[derive(Debug)]

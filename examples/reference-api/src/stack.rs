@@ -9,7 +9,7 @@ use guard_jwt::Jwt;
 use guard_ratelimit::{Key, OnStoreFailure, RateLimitConfig, RateLimiter, Store};
 
 use crate::Config;
-use crate::api::{AccessClaims, Claims};
+use crate::api::AccessClaims;
 
 /// The request id outermost (its one log line per request sees every early answer and the final
 /// status); security headers next, so that every answer (the handler's and
@@ -79,7 +79,7 @@ pub fn user_stack(
 ) -> Result<UserStack, StackError> {
     let per_user = RateLimitConfig::new(format!("{}:rl:api", config.redis_prefix))
         .quota("api", config.api_rate_limit)
-        .key(Key::from_extension(|claims: &Claims| Some(claims.sub.clone())))
+        .key(Key::subject())
         .trusted_proxies(config.trusted_proxies.clone())
         .on_store_failure(OnStoreFailure::FailClosed)
         .breaker(breaker(config))

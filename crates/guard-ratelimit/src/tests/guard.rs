@@ -184,8 +184,17 @@ async fn users_are_counted_by_subject_and_requests_without_one_follow_the_policy
         assert_eq!(res.status(), StatusCode::OK);
         assert!(header(&res, "ratelimit").is_none() && header(&res, "ratelimit-policy").is_none());
     }
-    let refuse = FakeAuth.then(per_user(MissingKey::Refuse));
+    // Refused (the default): an extension no guard left is the server's wiring, a 500...
+    let refuse = FakeAuth.then(per_user(MissingKey::default()));
     let res = call(&refuse, "203.0.113.1:1", &[]).await;
+    assert_eq!(res.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    assert_eq!(header(&res, "content-type").as_deref(), Some("application/problem+json"));
+    // ...while a header the client did not send is the client's: a 403.
+    let per_key = config(Algorithm::Gcra, &[("q", "1/60s")])
+        .key(http::HeaderName::from_static("x-api-key"))
+        .build(memory(&clock))
+        .unwrap();
+    let res = call(&per_key, "203.0.113.1:1", &[]).await;
     assert_eq!(res.status(), StatusCode::FORBIDDEN);
     assert_eq!(header(&res, "content-type").as_deref(), Some("application/problem+json"));
 }
