@@ -5,6 +5,31 @@
 pub mod proxy;
 pub mod redis_server;
 
+/// Every README's Rust examples, compiled (and run, unless marked `no_run` because they serve)
+/// as doctests of this crate, which depends on every guard crate and both frameworks: what a
+/// new user pastes from a README must build as it is.
+#[cfg(doctest)]
+pub mod readmes {
+    #[doc = include_str!("../../README.md")]
+    pub struct Workspace;
+    #[doc = include_str!("../../crates/guard-core/README.md")]
+    pub struct GuardCore;
+    #[doc = include_str!("../../crates/guard-headers/README.md")]
+    pub struct GuardHeaders;
+    #[doc = include_str!("../../crates/guard-cors/README.md")]
+    pub struct GuardCors;
+    #[doc = include_str!("../../crates/guard-jwt/README.md")]
+    pub struct GuardJwt;
+    #[doc = include_str!("../../crates/guard-ratelimit/README.md")]
+    pub struct GuardRatelimit;
+    #[doc = include_str!("../../crates/guard-validate/README.md")]
+    pub struct GuardValidate;
+    #[doc = include_str!("../../crates/guard-actix/README.md")]
+    pub struct GuardActix;
+    #[doc = include_str!("../../crates/guard-tower/README.md")]
+    pub struct GuardTower;
+}
+
 use std::net::{SocketAddr, TcpListener};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
