@@ -66,6 +66,7 @@
 #[cfg(feature = "breaker")]
 mod breaker;
 mod client_ip;
+mod clock;
 mod guard;
 mod header;
 mod methods;
@@ -86,6 +87,7 @@ pub use breaker::{
     StoreFailure,
 };
 pub use client_ip::{ForwardedHeader, TrustedProxies, TrustedProxiesError};
+pub use clock::{Clock, FakeClock, MonotonicClock, SystemClock};
 pub use guard::{Decision, Guard, GuardExt, Stack};
 pub use header::{HeaderKey, HeaderValues, PreparedHeader, vary_contains};
 pub use methods::{AllowedMethods, AllowedMethodsError};

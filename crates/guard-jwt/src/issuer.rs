@@ -309,14 +309,14 @@ impl TokenIssuer {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::clock::ManualClock;
+    use crate::clock::FakeClock;
     use crate::json::object_segment;
 
     const SECRET: &str = "0123456789abcdef0123456789abcdef";
 
     #[test]
     fn tokens_carry_the_registered_claims_and_iat_ms() {
-        let clock = ManualClock::new(1_700_000_000_123);
+        let clock = FakeClock::new(1_700_000_000_123);
         let issuer =
             TokenIssuer::hs256(SECRET, Duration::from_secs(900)).unwrap().with_clock(clock);
         let issued = issuer.issue_with("u1", &json!({"scope": "read"})).unwrap();
@@ -336,7 +336,7 @@ mod tests {
 
     #[test]
     fn an_authenticated_token_is_dated_from_the_start_of_the_authentication() {
-        let clock = ManualClock::new(1_700_000_000_123);
+        let clock = FakeClock::new(1_700_000_000_123);
         let issuer =
             TokenIssuer::hs256(SECRET, Duration::from_secs(900)).unwrap().with_clock(clock.clone());
         let started = issuer.begin_authentication();

@@ -124,7 +124,7 @@ pub mod revocation;
 mod verify;
 
 pub use claims::{IAT_MS, TokenInfo};
-pub use clock::{Clock, ManualClock, SystemClock};
+pub use clock::{Clock, FakeClock, SystemClock};
 pub use error::{
     CredentialChangeError, IssueError, JwtError, Rejection, RevokeError, TokenError,
     missing_claims_problem,

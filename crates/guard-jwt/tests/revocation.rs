@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use common::*;
 use guard_core::{BreakerState, Decision, Guard, GuardRequest, HttpRequestHead, ProblemType};
 use guard_jwt::{
-    Clock, FailurePolicy, Jwt, JwtPolicy, ManualClock, MemoryRevocationStore, RedisRevocationStore,
+    Clock, FailurePolicy, FakeClock, Jwt, JwtPolicy, MemoryRevocationStore, RedisRevocationStore,
     Rejection, RevocationPolicy, RevocationStore, RevokeError, TokenError, TokenIssuer,
 };
 use guard_tests::proxy::{Fault, FaultProxy};
@@ -44,7 +44,7 @@ fn default_policy() -> JwtPolicy {
     JwtPolicy { realm: "guard".into(), ..JwtPolicy::hs256(SECRET) }
 }
 
-fn guard_with(store: impl RevocationStore, clock: &ManualClock) -> Jwt<Claims> {
+fn guard_with(store: impl RevocationStore, clock: &FakeClock) -> Jwt<Claims> {
     default_policy()
         .build::<Claims>()
         .unwrap()
@@ -52,7 +52,7 @@ fn guard_with(store: impl RevocationStore, clock: &ManualClock) -> Jwt<Claims> {
         .with_clock(clock.clone())
 }
 
-fn issuer(clock: &ManualClock) -> TokenIssuer {
+fn issuer(clock: &FakeClock) -> TokenIssuer {
     TokenIssuer::hs256(SECRET, Duration::from_secs(900)).unwrap().with_clock(clock.clone())
 }
 
@@ -62,7 +62,7 @@ fn refused(r: Result<impl Sized, Rejection>) -> bool {
 
 /// The behaviour every store must have. `clock` drives tokens, guard and (for memory) expiry;
 /// it starts at the current time so that Redis TTLs (real time) stay meaningful.
-async fn suite(store: impl RevocationStore, clock: ManualClock) {
+async fn suite(store: impl RevocationStore, clock: FakeClock) {
     // Start at .100 of a second, so the whole boundary scenario stays within one second.
     let now = clock.now_ms();
     clock.set(now - now % 1000 + 1100);
@@ -101,7 +101,7 @@ async fn suite(store: impl RevocationStore, clock: ManualClock) {
     // A mark never moves back, whoever writes an older one.
     let mut older = clock.clone().now_ms();
     older -= 10_000;
-    let back = ManualClock::new(older);
+    let back = FakeClock::new(older);
     let stale_writer = jwt.clone().with_clock(back);
     stale_writer.revoke_all_for("alice").await.unwrap();
     assert!(refused(jwt.authenticate(&before.token).await));
@@ -138,21 +138,21 @@ async fn suite(store: impl RevocationStore, clock: ManualClock) {
 
 #[tokio::test]
 async fn the_suite_on_the_memory_store() {
-    let clock = ManualClock::starting_now();
+    let clock = FakeClock::starting_now();
     suite(MemoryRevocationStore::new(1000).with_clock(clock.clone()), clock).await;
 }
 
 #[tokio::test]
 async fn the_suite_on_redis() {
     let store = RedisRevocationStore::connect(&redis_url(), prefix("suite")).await.unwrap();
-    suite(store, ManualClock::starting_now()).await;
+    suite(store, FakeClock::starting_now()).await;
 }
 
 #[tokio::test]
 async fn redis_entries_live_as_long_as_they_must() {
     let conn = guard_core::redis::connect(&redis_url()).await.unwrap();
     let store = RedisRevocationStore::new(conn.clone(), prefix("ttl"));
-    let clock = ManualClock::starting_now();
+    let clock = FakeClock::starting_now();
     let jwt = guard_with(store.clone(), &clock);
     let issued = issuer(&clock).issue("erin").unwrap();
     let info = jwt.authenticate(&issued.token).await.unwrap().token;
@@ -345,12 +345,12 @@ async fn the_suite_on_a_redis_cluster() {
     let conn = guard_core::redis::connect(&cluster.url()).await.unwrap();
     assert!(conn.is_cluster());
     // Subjects land on different nodes; each check is one MGET within one slot.
-    suite(RedisRevocationStore::new(conn, "cluster"), ManualClock::starting_now()).await;
+    suite(RedisRevocationStore::new(conn, "cluster"), FakeClock::starting_now()).await;
 }
 
 #[tokio::test]
 async fn a_login_that_read_the_old_credential_is_revoked_by_the_change_it_raced() {
-    let clock = ManualClock::starting_now();
+    let clock = FakeClock::starting_now();
     let jwt = guard_with(MemoryRevocationStore::new(100), &clock);
     let issue = issuer(&clock);
     // A login begins (its issue time is taken) and reads the old password hash...

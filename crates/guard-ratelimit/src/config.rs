@@ -10,12 +10,12 @@ use guard_core::{BreakerConfig, BreakerConfigError, GuardRequest, TrustedProxies
 use serde::{Deserialize, Serialize};
 
 use crate::algorithm::Algorithm;
-use crate::clock::Clock;
 use crate::key::{Key, MissingKey};
 use crate::limiter::RateLimiter;
 use crate::memory::MemoryStore;
 use crate::quota::{Quota, QuotaPolicy};
 use crate::redis_store::RedisStore;
+use guard_core::Clock;
 
 /// What a limiter with a shared store does while the store is down (unreachable, slower than
 /// the breaker's deadline, or failing). Decided per limiter: a login route may fail closed while

@@ -163,7 +163,6 @@
 #![warn(missing_docs)]
 
 mod algorithm;
-mod clock;
 mod config;
 mod key;
 mod limiter;
@@ -174,8 +173,10 @@ mod redis_store;
 mod tests;
 
 pub use algorithm::{Algorithm, PolicyStatus};
-pub use clock::{Clock, FakeClock, MonotonicClock};
 pub use config::{OnStoreFailure, RateLimitConfig, RateLimitError, Store};
+/// The clocks, from guard-core: the memory store and the block cache read a [`MonotonicClock`];
+/// tests move a [`FakeClock`].
+pub use guard_core::{Clock, FakeClock, MonotonicClock};
 pub use key::{Key, MissingKey};
 pub use limiter::{DecidedBy, RateLimitOutcome, RateLimitState, RateLimiter, Verdict};
 pub use memory::MemoryStore;

@@ -12,12 +12,12 @@ use guard_core::{
 use http::{HeaderName, HeaderValue, StatusCode, header};
 
 use crate::algorithm::{Algorithm, Evaluation, Limits, PolicyStatus};
-use crate::clock::{Clock, MonotonicClock};
 use crate::config::{CostFn, OnStoreFailure, RateLimitConfig, Store};
 use crate::key::{Key, KeySource, MissingKey};
 use crate::memory::{BoundedMap, MemoryStore};
 use crate::quota::Quota;
 use crate::redis_store::RedisStore;
+use guard_core::{Clock, MonotonicClock};
 
 /// The `guard` label of this crate's decisions in logs and metrics ([`observe`]); the `policy`
 /// label is the limiter's prefix.

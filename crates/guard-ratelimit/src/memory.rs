@@ -6,7 +6,7 @@ use std::hash::{BuildHasher, RandomState};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use crate::algorithm::{Algorithm, Cell, Evaluation, Limits, evaluate};
-use crate::clock::{Clock, MonotonicClock};
+use guard_core::{Clock, MonotonicClock};
 
 /// A concurrent map with a bound on its number of keys and expiry-first eviction.
 pub(crate) struct BoundedMap<V> {
@@ -244,7 +244,7 @@ impl MemoryStore {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::clock::FakeClock;
+    use guard_core::FakeClock;
     use std::time::{Duration, Instant};
 
     fn q(limit: u64, window: u64) -> Limits {

@@ -62,7 +62,7 @@ pub struct RedisStore {
     ids: Arc<RequestIds>,
     /// Tests only: a clock whose reading replaces the server's `TIME`.
     #[cfg(test)]
-    script_clock: Option<crate::clock::FakeClock>,
+    script_clock: Option<guard_core::FakeClock>,
 }
 
 /// Request ids: a random instance id and a counter.
@@ -122,7 +122,7 @@ impl RedisStore {
 
     /// Makes the script read `clock` instead of the server's time (tests only).
     #[cfg(test)]
-    pub(crate) fn with_script_clock(mut self, clock: crate::clock::FakeClock) -> Self {
+    pub(crate) fn with_script_clock(mut self, clock: guard_core::FakeClock) -> Self {
         self.script_clock = Some(clock);
         self
     }
@@ -130,7 +130,7 @@ impl RedisStore {
     fn now_override(&self) -> String {
         #[cfg(test)]
         if let Some(clock) = &self.script_clock {
-            use crate::clock::Clock;
+            use guard_core::Clock;
             return clock.now_ms().to_string();
         }
         String::new()

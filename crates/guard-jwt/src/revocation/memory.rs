@@ -216,7 +216,7 @@ impl RevocationStore for MemoryRevocationStore {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::clock::ManualClock;
+    use crate::clock::FakeClock;
 
     /// The memory store answers at once: poll its future one time.
     fn block<T>(mut f: StoreFuture<'_, T>) -> T {
@@ -229,7 +229,7 @@ mod tests {
 
     #[test]
     fn entries_expire_with_their_ttl() {
-        let clock = ManualClock::new(1_000_000);
+        let clock = FakeClock::new(1_000_000);
         let store = MemoryRevocationStore::new(100).with_clock(clock.clone());
         block(store.revoke_token("u", "j", Duration::from_secs(10)));
         block(store.revoke_subject("u", 999, Duration::from_secs(20)));
@@ -262,7 +262,7 @@ mod tests {
 
     #[test]
     fn a_flood_stays_within_the_bound_expired_first_then_closest_to_expiry() {
-        let clock = ManualClock::new(1_000_000);
+        let clock = FakeClock::new(1_000_000);
         let store = MemoryRevocationStore::new(1000).with_clock(clock.clone());
         assert_eq!(store.capacity(), 1000);
         // Short-lived entries fill the store, then expire: they make room without evictions.
