@@ -113,6 +113,30 @@ pub enum Rejection {
     },
 }
 
+impl std::fmt::Display for Rejection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Rejection::Missing => f.write_str("no bearer credentials"),
+            Rejection::Invalid(err) => write!(f, "invalid token: {err}"),
+            Rejection::InsufficientScope => f.write_str("the token does not allow this request"),
+            Rejection::Unavailable { retry_after } => {
+                write!(f, "a store the check needs is unavailable; retry in {retry_after:?}")
+            }
+        }
+    }
+}
+
+/// So that `jwt.authenticate(token).await?` works in a function returning
+/// `Box<dyn std::error::Error>`.
+impl std::error::Error for Rejection {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Rejection::Invalid(err) => Some(err),
+            _ => None,
+        }
+    }
+}
+
 impl TokenError {
     /// A short, fixed reason for logs and metrics (`guard_core::observe`).
     pub fn reason(&self) -> &'static str {

@@ -131,9 +131,6 @@
 //!     Key, MemoryStore, OnStoreFailure, Quota, RateLimitConfig, RateLimiter, Store,
 //! };
 //!
-//! /// Stands for what the authentication guard leaves in the extensions.
-//! struct VerifiedClaims { sub: Option<String> }
-//!
 //! async fn rate_limiters(
 //!     redis: Option<guard_core::redis::RedisConnection>,
 //! ) -> Result<(RateLimiter, RateLimiter), Box<dyn std::error::Error>> {
@@ -153,7 +150,7 @@
 //!         .build(store.clone())?;
 //!     let per_user = RateLimitConfig::new("rl:api")
 //!         .quota("api", api)
-//!         .key(Key::from_extension(|c: &VerifiedClaims| c.sub.clone()))
+//!         .key(Key::subject()) // behind the JWT guard, which leaves the subject
 //!         .trusted_proxies(proxies)
 //!         .build(store)?;
 //!     Ok((per_ip, per_user))
