@@ -1,27 +1,27 @@
 //! Why a CORS policy cannot be built: one typed error per mistake, found at start-up.
-//!
-//! [`CorsPolicy::build`](crate::CorsPolicy::build) never panics; every configuration that a
-//! browser would read differently from what was meant, or that opens the API to every site, is a
-//! [`CorsError`] naming the offending entry.
-//!
-//! ```
-//! use guard_cors::{CorsError, CorsPolicy, NotAnOrigin};
-//!
-//! let err = CorsPolicy::new().allow_origins(["https://app.example.com/"]).build().unwrap_err();
-//! assert_eq!(
-//!     err,
-//!     CorsError::InvalidOrigin {
-//!         entry: "https://app.example.com/".into(),
-//!         reason: NotAnOrigin::TrailingSlash,
-//!     }
-//! );
-//! assert_eq!(
-//!     err.to_string(),
-//!     "`https://app.example.com/` is not an origin: an origin has no trailing slash"
-//! );
-//! ```
 
 /// A configuration that cannot become a [`Cors`](crate::Cors) guard.
+///
+/// [`CorsPolicy::build`](crate::CorsPolicy::build) never panics; every configuration that a
+/// browser would read differently from what was meant, or that opens the API to every site, is a
+/// [`CorsError`] naming the offending entry.
+///
+/// ```
+/// use guard_cors::{CorsError, CorsPolicy, NotAnOrigin};
+///
+/// let err = CorsPolicy::new().allow_origins(["https://app.example.com/"]).build().unwrap_err();
+/// assert_eq!(
+///     err,
+///     CorsError::InvalidOrigin {
+///         entry: "https://app.example.com/".into(),
+///         reason: NotAnOrigin::TrailingSlash,
+///     }
+/// );
+/// assert_eq!(
+///     err.to_string(),
+///     "`https://app.example.com/` is not an origin: an origin has no trailing slash"
+/// );
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum CorsError {

@@ -1,45 +1,4 @@
 //! The compiled CORS guard: preflights answered early, actual requests amended on the way out.
-//!
-//! [`Cors`] is what [`CorsPolicy::build`](crate::CorsPolicy::build) returns. Per request it does
-//! one hash lookup of the `Origin` (plus one per host label when subdomain patterns are
-//! configured) and applies headers encoded at build time:
-//!
-//! - a **preflight** (`OPTIONS` with `Access-Control-Request-Method`) is answered at once: 204
-//!   with the CORS headers when the origin, the method and every requested header are allowed,
-//!   otherwise 403 `application/problem+json` with no `Access-Control-*` header at all. Any other
-//!   `OPTIONS` is an ordinary request for the handler;
-//! - an **actual request** from an allowed origin reaches the handler, and its response gets
-//!   `Access-Control-Allow-Origin` (the request's `Origin`, byte for byte) and the credentials and
-//!   exposed-headers lines. Other origins get no CORS header, or a 403 with
-//!   [`block_disallowed`](crate::CorsPolicy::block_disallowed);
-//! - `Vary: Origin` goes on every response whose CORS answer depends on the origin: the
-//!   handler's, those without CORS headers and the early answers of guards inside this one (a 401,
-//!   a 429), extending an existing `Vary` rather than duplicating it.
-//!
-//! ```
-//! use guard_core::{Decision, Guard, GuardRequest, GuardResponse, HttpRequestHead};
-//! use guard_cors::CorsPolicy;
-//! use http::{Request, StatusCode};
-//!
-//! let cors = CorsPolicy::new().allow_origins(["https://app.example.com"]).build()?;
-//! # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
-//! // A plain OPTIONS (no Access-Control-Request-Method) is not a preflight: it reaches the handler.
-//! let (parts, ()) = Request::options("/v1/items")
-//!     .header("origin", "https://app.example.com")
-//!     .body(())
-//!     .unwrap()
-//!     .into_parts();
-//! let head = HttpRequestHead::new(&parts, None);
-//! let Decision::Continue(state) = cors.check(&mut GuardRequest::new(&head)).await else {
-//!     panic!("a plain OPTIONS is the handler's");
-//! };
-//! let mut res = GuardResponse::new(StatusCode::OK);
-//! cors.respond(state, &mut res);
-//! assert_eq!(res.headers()["access-control-allow-origin"], "https://app.example.com");
-//! assert_eq!(res.headers()["vary"], "Origin");
-//! # });
-//! # Ok::<(), guard_cors::CorsError>(())
-//! ```
 
 use std::fmt;
 use std::future::{Future, ready};
@@ -51,9 +10,7 @@ use guard_core::{
 use http::header::{self, HeaderName, HeaderValue};
 use http::{Method, StatusCode};
 
-use crate::error::{CorsError, NotAnOrigin};
-use crate::origin::{AllowlistMatch, OriginAllowlist, is_null, parse_origin};
-use crate::policy::{ANY, CorsPolicy, OriginPredicate, any_origin};
+use crate::origin::{ANY, AllowlistMatch, OriginAllowlist, OriginPredicate, parse_origin};
 
 /// `Access-Control-Request-Private-Network` (Private Network Access).
 const REQUEST_PRIVATE_NETWORK: HeaderName =
@@ -63,11 +20,52 @@ const ALLOW_PRIVATE_NETWORK: &str = "access-control-allow-private-network";
 /// `Sec-Fetch-Site`, set by browsers and never by scripts.
 const SEC_FETCH_SITE: HeaderName = HeaderName::from_static("sec-fetch-site");
 
-/// The CORS guard, compiled from a [`CorsPolicy`].
+/// The CORS guard, compiled from a [`CorsPolicy`](crate::CorsPolicy) by
+/// [`CorsPolicy::build`](crate::CorsPolicy::build).
 ///
 /// Use it like any [`Guard`]: alone, in a stack (outside the guards whose early answers should
 /// carry CORS headers, such as authentication and rate limiting), through `guard-actix` or
 /// `guard-tower`. It is cheap to share behind an `Arc`.
+///
+/// Per request it does one hash lookup of the `Origin` (plus one per host label when subdomain
+/// patterns are configured) and applies headers encoded at build time:
+///
+/// - a **preflight** (`OPTIONS` with `Access-Control-Request-Method`) is answered at once: 204
+///   with the CORS headers when the origin, the method and every requested header are allowed,
+///   otherwise 403 `application/problem+json` with no `Access-Control-*` header at all. Any other
+///   `OPTIONS` is an ordinary request for the handler;
+/// - an **actual request** from an allowed origin reaches the handler, and its response gets
+///   `Access-Control-Allow-Origin` (the request's `Origin`, byte for byte) and the credentials and
+///   exposed-headers lines. Other origins get no CORS header, or a 403 with
+///   [`block_disallowed`](crate::CorsPolicy::block_disallowed);
+/// - `Vary: Origin` goes on every response whose CORS answer depends on the origin: the
+///   handler's, those without CORS headers and the early answers of guards inside this one (a 401,
+///   a 429), extending an existing `Vary` rather than duplicating it.
+///
+/// ```
+/// use guard_core::{Decision, Guard, GuardRequest, GuardResponse, HttpRequestHead};
+/// use guard_cors::CorsPolicy;
+/// use http::{Request, StatusCode};
+///
+/// let cors = CorsPolicy::new().allow_origins(["https://app.example.com"]).build()?;
+/// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+/// // A plain OPTIONS (no Access-Control-Request-Method) is not a preflight: it reaches the handler.
+/// let (parts, ()) = Request::options("/v1/items")
+///     .header("origin", "https://app.example.com")
+///     .body(())
+///     .unwrap()
+///     .into_parts();
+/// let head = HttpRequestHead::new(&parts, None);
+/// let Decision::Continue(state) = cors.check(&mut GuardRequest::new(&head)).await else {
+///     panic!("a plain OPTIONS is the handler's");
+/// };
+/// let mut res = GuardResponse::new(StatusCode::OK);
+/// cors.respond(state, &mut res);
+/// assert_eq!(res.headers()["access-control-allow-origin"], "https://app.example.com");
+/// assert_eq!(res.headers()["vary"], "Origin");
+/// # });
+/// # Ok::<(), guard_cors::CorsError>(())
+/// ```
 #[derive(Clone)]
 pub struct Cors {
     origins: AllowedOrigins,
@@ -79,25 +77,47 @@ pub struct Cors {
     lines: PreparedLines,
 }
 
+/// A policy checked and encoded by [`CorsPolicy::build`](crate::CorsPolicy::build): what
+/// [`Cors::new`] makes the guard of.
+pub(crate) struct CompiledParts {
+    pub(crate) origins: AllowedOrigins,
+    /// The methods a preflight may ask for, in upper case, without duplicates.
+    pub(crate) methods: Vec<Method>,
+    pub(crate) headers: AllowedRequestHeaders,
+    pub(crate) credentials: bool,
+    pub(crate) block_disallowed: bool,
+    pub(crate) private_network: bool,
+    /// `Access-Control-Allow-Methods`.
+    pub(crate) allow_methods: PreparedHeader,
+    /// `Access-Control-Allow-Headers`, when some header is allowed.
+    pub(crate) allow_headers: Option<PreparedHeader>,
+    /// `Access-Control-Expose-Headers`, when some header is exposed.
+    pub(crate) expose_headers: Option<PreparedHeader>,
+    /// `Access-Control-Max-Age`.
+    pub(crate) max_age: PreparedHeader,
+    /// `Vary` of preflight answers, 204 and 403 alike.
+    pub(crate) vary_preflight: PreparedHeader,
+}
+
 /// Which origins the policy allows.
 #[derive(Clone)]
-struct AllowedOrigins {
+pub(crate) struct AllowedOrigins {
     /// `*`: every origin, with a constant `Access-Control-Allow-Origin: *`.
-    any: bool,
-    mirror: bool,
-    null: bool,
-    allowlist: OriginAllowlist,
+    pub(crate) any: bool,
+    pub(crate) mirror: bool,
+    pub(crate) null: bool,
+    pub(crate) allowlist: OriginAllowlist,
     /// `Access-Control-Allow-Origin` for each exact origin, by its index in the allowlist.
-    listed: Vec<PreparedHeader>,
-    predicate: Option<OriginPredicate>,
+    pub(crate) listed: Vec<PreparedHeader>,
+    pub(crate) predicate: Option<OriginPredicate>,
 }
 
 /// The request headers a preflight may ask for.
 #[derive(Debug, Clone)]
-struct AllowedRequestHeaders {
-    names: Vec<HeaderName>,
+pub(crate) struct AllowedRequestHeaders {
+    pub(crate) names: Vec<HeaderName>,
     /// `*`: any name but `authorization`, unless that is named too.
-    any: bool,
+    pub(crate) any: bool,
 }
 
 impl AllowedRequestHeaders {
@@ -166,147 +186,24 @@ impl fmt::Debug for Cors {
     }
 }
 
-/// Parses header names, `*` apart; returns the names, deduplicated, and whether `*` was there.
-fn header_names(entries: &[String]) -> Result<(Vec<HeaderName>, bool), CorsError> {
-    let mut names: Vec<HeaderName> = Vec::new();
-    let mut any = false;
-    for entry in entries {
-        let trimmed = entry.trim();
-        if trimmed == ANY {
-            any = true;
-            continue;
-        }
-        let name = HeaderName::from_bytes(trimmed.as_bytes())
-            .map_err(|_| CorsError::InvalidHeaderName(entry.clone()))?;
-        if !names.contains(&name) {
-            names.push(name);
-        }
-    }
-    Ok((names, any))
-}
-
-/// `a, b, c` (with `*` last when `any`), or `None` for an empty list.
-fn list_line(
-    key: &HeaderName,
-    names: &[&str],
-    any: bool,
-) -> Result<Option<PreparedHeader>, CorsError> {
-    let mut items: Vec<&str> = names.to_vec();
-    if any {
-        items.push(ANY);
-    }
-    if items.is_empty() {
-        return Ok(None);
-    }
-    let joined = items.join(", ");
-    // Tokens joined by ", " always make a valid header value.
-    let value =
-        HeaderValue::from_str(&joined).map_err(|_| CorsError::InvalidHeaderName(joined.clone()))?;
-    Ok(Some(PreparedHeader::new(key.clone(), value)))
-}
-
 impl Cors {
-    /// Compiles a policy; see [`CorsPolicy::build`].
-    pub(crate) fn compile(policy: &CorsPolicy) -> Result<Self, CorsError> {
-        // Origins: syntax first, then what credentials forbid, then whether anything is allowed.
-        let any = any_origin(&policy.allow_origins)?;
-        let mut null = policy.allow_null_origin;
-        let mut exact = Vec::with_capacity(policy.allow_origins.len());
-        for entry in &policy.allow_origins {
-            if any {
-                break;
-            }
-            if is_null(entry) {
-                if !policy.allow_null_origin {
-                    return Err(CorsError::NullOriginNotEnabled);
-                }
-                null = true;
-            } else {
-                exact.push(entry.as_str());
-            }
-        }
-        let allowlist = OriginAllowlist::new(exact, &policy.allow_subdomains_of)?;
-        let predicate = policy.origin_predicate().cloned();
-        let credentials = policy.allow_credentials;
-        if credentials {
-            if any {
-                return Err(CorsError::CredentialsWithAnyOrigin);
-            }
-            if policy.mirror_request_origin {
-                return Err(CorsError::CredentialsWithMirroredOrigin);
-            }
-            if null {
-                return Err(CorsError::CredentialsWithNullOrigin);
-            }
-        }
-        if !any
-            && !null
-            && !policy.mirror_request_origin
-            && predicate.is_none()
-            && allowlist.is_empty()
-        {
-            return Err(CorsError::NoOriginAllowed);
-        }
-
-        // Methods: upper case, as servers route them; `*` refused.
-        let mut methods: Vec<Method> = Vec::new();
-        for entry in &policy.allow_methods {
-            let upper = entry.trim().to_ascii_uppercase();
-            if upper == ANY {
-                return Err(CorsError::InvalidMethod(entry.clone()));
-            }
-            let method = Method::from_bytes(upper.as_bytes())
-                .map_err(|_| CorsError::InvalidMethod(entry.clone()))?;
-            if !methods.contains(&method) {
-                methods.push(method);
-            }
-        }
-        if methods.is_empty() {
-            return Err(CorsError::NoMethodAllowed);
-        }
-
-        let (allow_names, any_header) = header_names(&policy.allow_headers)?;
-        if credentials && any_header {
-            return Err(CorsError::CredentialsWithAnyHeader);
-        }
-        let (expose_names, any_exposed) = header_names(&policy.expose_headers)?;
-        if credentials && any_exposed {
-            return Err(CorsError::CredentialsWithAnyExposedHeader);
-        }
-
-        let method_strs: Vec<&str> = methods.iter().map(Method::as_str).collect();
-        let allow_strs: Vec<&str> = allow_names.iter().map(HeaderName::as_str).collect();
-        let expose_strs: Vec<&str> = expose_names.iter().map(HeaderName::as_str).collect();
-        let allow_methods = list_line(&header::ACCESS_CONTROL_ALLOW_METHODS, &method_strs, false)?
-            .ok_or(CorsError::NoMethodAllowed)?;
-        let allow_headers =
-            list_line(&header::ACCESS_CONTROL_ALLOW_HEADERS, &allow_strs, any_header)?;
-        let expose_headers =
-            list_line(&header::ACCESS_CONTROL_EXPOSE_HEADERS, &expose_strs, any_exposed)?;
-
+    /// The guard made of the parts that [`CorsPolicy::build`](crate::CorsPolicy::build) checked
+    /// and encoded; adds the lines that every policy writes alike.
+    pub(crate) fn new(parts: CompiledParts) -> Self {
+        let CompiledParts {
+            origins,
+            methods,
+            headers,
+            credentials,
+            block_disallowed,
+            private_network,
+            allow_methods,
+            allow_headers,
+            expose_headers,
+            max_age,
+            vary_preflight,
+        } = parts;
         let allow_origin_key = HeaderKey::new(header::ACCESS_CONTROL_ALLOW_ORIGIN);
-        let mut listed = Vec::with_capacity(allowlist.origins().len());
-        for origin in allowlist.origins() {
-            // A normalised origin is visible ASCII, always a valid header value.
-            let value = HeaderValue::from_str(origin).map_err(|_| CorsError::InvalidOrigin {
-                entry: origin.to_owned(),
-                reason: NotAnOrigin::InvalidHost,
-            })?;
-            listed.push(PreparedHeader::new(allow_origin_key.clone(), value));
-        }
-
-        let private_network = policy.allow_private_network;
-        let mut vary_preflight = String::new();
-        if !any {
-            vary_preflight.push_str("Origin, ");
-        }
-        vary_preflight.push_str("Access-Control-Request-Method, Access-Control-Request-Headers");
-        if private_network {
-            vary_preflight.push_str(", Access-Control-Request-Private-Network");
-        }
-        let vary_preflight = HeaderValue::from_str(&vary_preflight)
-            .map_err(|_| CorsError::InvalidHeaderName(vary_preflight.clone()))?;
-
         let lines = PreparedLines {
             allow_credentials_key: HeaderKey::new(header::ACCESS_CONTROL_ALLOW_CREDENTIALS),
             expose_headers_key: HeaderKey::new(header::ACCESS_CONTROL_EXPOSE_HEADERS),
@@ -327,28 +224,12 @@ impl Cors {
             allow_methods,
             allow_headers,
             expose_headers,
-            max_age: PreparedHeader::new(header::ACCESS_CONTROL_MAX_AGE, policy.max_age.into()),
+            max_age,
             allow_private_network: PreparedHeader::from_static(ALLOW_PRIVATE_NETWORK, "true"),
-            vary_preflight: PreparedHeader::new(header::VARY, vary_preflight),
+            vary_preflight,
             vary_origin: PreparedHeader::from_static("vary", "Origin"),
         };
-
-        Ok(Self {
-            origins: AllowedOrigins {
-                any,
-                mirror: policy.mirror_request_origin,
-                null,
-                allowlist,
-                listed,
-                predicate,
-            },
-            methods,
-            headers: AllowedRequestHeaders { names: allow_names, any: any_header },
-            credentials,
-            block_disallowed: policy.block_disallowed,
-            private_network,
-            lines,
-        })
+        Self { origins, methods, headers, credentials, block_disallowed, private_network, lines }
     }
 
     /// Whether the answer depends on the request's origin, so responses need `Vary: Origin`:

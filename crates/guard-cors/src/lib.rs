@@ -98,13 +98,11 @@
 //! assert_eq!(err, CorsError::CredentialsWithAnyOrigin);
 //! # Ok::<(), CorsError>(())
 //! ```
-#![forbid(unsafe_code)]
-#![warn(missing_docs)]
 
-pub mod error;
-pub mod guard;
-pub mod origin;
-pub mod policy;
+mod error;
+mod guard;
+mod origin;
+mod policy;
 
 pub use error::{CorsError, NotASubdomainPattern, NotAnOrigin};
 pub use guard::{Cors, CorsState};

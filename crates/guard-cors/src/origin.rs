@@ -1,42 +1,22 @@
 //! Origins: parsing a serialized origin into its normal form, and the allowlist that matches a
 //! request's `Origin` against configured origins and subdomain patterns.
-//!
-//! Browsers send `Origin` as `scheme://host[:port]`, with the scheme and host in lower case and
-//! the scheme's default port left out. Configured origins are parsed and brought into that same
-//! form once, when the allowlist is built, so `https://App.Example.com:443` in a config file
-//! allows what browsers send as `https://app.example.com`. Anything that is not an origin (a path,
-//! a trailing slash, a missing scheme, `user@`, a query) is refused with a [`NotAnOrigin`] reason
-//! rather than silently never matching.
-//!
-//! Exact origins are looked up in a hash set, so the cost per request does not grow with the
-//! list. Subdomain patterns (`https://*.example.com`) match on whole host labels: a request's host
-//! matches when one of its proper suffixes after a `.` is the pattern's domain, with the same
-//! scheme and port. There are no regular expressions to forget to anchor: `evil-example.com` and
-//! `example.com.evil.com` never match `*.example.com`, nor does `example.com` itself.
-//!
-//! ```
-//! use guard_cors::OriginAllowlist;
-//!
-//! let list = OriginAllowlist::new(
-//!     ["https://App.Example.com:443", "http://localhost:3000"],
-//!     ["https://*.example.org"],
-//! )?;
-//! assert!(list.allows("https://app.example.com"));
-//! assert!(list.allows("http://localhost:3000"));
-//! assert!(list.allows("https://eu.api.example.org"));
-//! assert!(!list.allows("https://example.org"));
-//! assert!(!list.allows("https://evil-example.org"));
-//! assert!(!list.allows("http://eu.example.org"));
-//! assert_eq!(list.origins().collect::<Vec<_>>(), ["https://app.example.com", "http://localhost:3000"]);
-//! # Ok::<(), guard_cors::CorsError>(())
-//! ```
 
 use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 use std::fmt::Write as _;
 use std::net::{Ipv4Addr, Ipv6Addr};
+use std::sync::Arc;
+
+use guard_core::RequestHead;
 
 use crate::error::{CorsError, NotASubdomainPattern, NotAnOrigin};
+
+/// The `*` entry of `allow_origins`, `allow_headers` and `expose_headers`.
+pub(crate) const ANY: &str = "*";
+
+/// The predicate of [`CorsPolicy::allow_origin_fn`](crate::CorsPolicy::allow_origin_fn): the
+/// request's origin in normal form, and the request head.
+pub(crate) type OriginPredicate = Arc<dyn Fn(&str, &dyn RequestHead) -> bool + Send + Sync>;
 
 /// The two schemes whose origins can make CORS requests.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -307,6 +287,36 @@ pub(crate) enum AllowlistMatch {
 /// `allow_subdomains_of`; also usable on its own, for instance to check `Origin` against the same
 /// list in a CSRF defence. `*` (any origin) and `null` are not origins and have no place in it:
 /// they are switches of the [`CorsPolicy`](crate::CorsPolicy).
+///
+/// Browsers send `Origin` as `scheme://host[:port]`, with the scheme and host in lower case and
+/// the scheme's default port left out. Configured origins are parsed and brought into that same
+/// form once, when the allowlist is built, so `https://App.Example.com:443` in a config file
+/// allows what browsers send as `https://app.example.com`. Anything that is not an origin (a path,
+/// a trailing slash, a missing scheme, `user@`, a query) is refused with a [`NotAnOrigin`] reason
+/// rather than silently never matching.
+///
+/// Exact origins are looked up in a hash set, so the cost per request does not grow with the
+/// list. Subdomain patterns (`https://*.example.com`) match on whole host labels: a request's host
+/// matches when one of its proper suffixes after a `.` is the pattern's domain, with the same
+/// scheme and port. There are no regular expressions to forget to anchor: `evil-example.com` and
+/// `example.com.evil.com` never match `*.example.com`, nor does `example.com` itself.
+///
+/// ```
+/// use guard_cors::OriginAllowlist;
+///
+/// let list = OriginAllowlist::new(
+///     ["https://App.Example.com:443", "http://localhost:3000"],
+///     ["https://*.example.org"],
+/// )?;
+/// assert!(list.allows("https://app.example.com"));
+/// assert!(list.allows("http://localhost:3000"));
+/// assert!(list.allows("https://eu.api.example.org"));
+/// assert!(!list.allows("https://example.org"));
+/// assert!(!list.allows("https://evil-example.org"));
+/// assert!(!list.allows("http://eu.example.org"));
+/// assert_eq!(list.origins().collect::<Vec<_>>(), ["https://app.example.com", "http://localhost:3000"]);
+/// # Ok::<(), guard_cors::CorsError>(())
+/// ```
 #[derive(Debug, Clone, Default)]
 pub struct OriginAllowlist {
     /// Normal form -> index into `listed`.

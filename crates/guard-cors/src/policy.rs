@@ -1,69 +1,68 @@
 //! The CORS policy as plain data: what a config file holds, what the builder methods fill in, and
 //! what [`CorsPolicy::build`] validates and compiles into the [`Cors`] guard.
-//!
-//! Every field has a serde name equal to its builder method, and every field may be left out of a
-//! config file, taking the default of [`CorsPolicy::new`]. Unknown fields are refused, so a typo
-//! (`allow_origin`) is an error at start-up rather than a policy that silently allows nothing.
-//!
-//! ```
-//! use guard_cors::CorsPolicy;
-//!
-//! let policy: CorsPolicy = serde_json::from_str(r#"{
-//!     "allow_origins": ["https://app.example.com"],
-//!     "allow_subdomains_of": ["https://*.example.com"],
-//!     "allow_methods": ["GET", "POST"],
-//!     "allow_headers": ["authorization", "content-type"],
-//!     "expose_headers": ["ratelimit"],
-//!     "allow_credentials": true,
-//!     "max_age": 600,
-//!     "block_disallowed": false,
-//!     "allow_private_network": false
-//! }"#)?;
-//! let cors = policy.build()?;
-//! # let _ = cors;
-//!
-//! // The same policy, from code:
-//! use std::time::Duration;
-//! let same = CorsPolicy::new()
-//!     .allow_origins(["https://app.example.com"])
-//!     .allow_subdomains_of(["https://*.example.com"])
-//!     .allow_methods(["GET", "POST"])
-//!     .expose_headers(["ratelimit"])
-//!     .allow_credentials(true)
-//!     .max_age(Duration::from_secs(600));
-//! assert_eq!(format!("{same:?}"), format!("{policy:?}"));
-//! # Ok::<(), Box<dyn std::error::Error>>(())
-//! ```
 
 use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use guard_core::RequestHead;
+use guard_core::{PreparedHeader, RequestHead};
+use http::Method;
+use http::header::{self, HeaderName, HeaderValue};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{CorsError, NotAnOrigin};
-use crate::guard::Cors;
-use crate::origin::{is_null, parse_origin, parse_subdomain_pattern};
-
-/// The predicate of [`CorsPolicy::allow_origin_fn`].
-pub(crate) type OriginPredicate = Arc<dyn Fn(&str, &dyn RequestHead) -> bool + Send + Sync>;
-
-/// The `*` entry of `allow_origins`, `allow_headers` and `expose_headers`.
-pub(crate) const ANY: &str = "*";
+use crate::guard::{AllowedOrigins, AllowedRequestHeaders, CompiledParts, Cors};
+use crate::origin::{
+    ANY, OriginAllowlist, OriginPredicate, is_null, parse_origin, parse_subdomain_pattern,
+};
 
 /// A CORS policy: which origins may read the API's responses from a browser, with which methods,
 /// request headers and credentials, and which response headers they may see.
 ///
-/// Plain data, deserializable from a config file (see the [module docs](crate::policy)) or
-/// filled in with builder methods; each builder method sets its field, replacing what was there.
-/// Nothing is checked until [`build`](Self::build), which returns every mistake as a
-/// [`CorsError`].
+/// Plain data, deserializable from a config file (see [below](#from-a-config-file)) or filled in
+/// with builder methods; each builder method sets its field, replacing what was there. Nothing is
+/// checked until [`build`](Self::build), which returns every mistake as a [`CorsError`].
 ///
 /// Defaults ([`CorsPolicy::new`]): no origin (so `build` fails until some are allowed); methods
 /// `GET, HEAD, POST, PUT, PATCH, DELETE`; request headers `authorization, content-type`; no
 /// exposed headers; no credentials; `Access-Control-Max-Age: 600`; disallowed origins pass without
 /// CORS headers; no Private Network Access.
+///
+/// # From a config file
+///
+/// Every field has a serde name equal to its builder method, and every field may be left out of a
+/// config file, taking the default of [`CorsPolicy::new`]. Unknown fields are refused, so a typo
+/// (`allow_origin`) is an error at start-up rather than a policy that silently allows nothing.
+///
+/// ```
+/// use guard_cors::CorsPolicy;
+///
+/// let policy: CorsPolicy = serde_json::from_str(r#"{
+///     "allow_origins": ["https://app.example.com"],
+///     "allow_subdomains_of": ["https://*.example.com"],
+///     "allow_methods": ["GET", "POST"],
+///     "allow_headers": ["authorization", "content-type"],
+///     "expose_headers": ["ratelimit"],
+///     "allow_credentials": true,
+///     "max_age": 600,
+///     "block_disallowed": false,
+///     "allow_private_network": false
+/// }"#)?;
+/// let cors = policy.build()?;
+/// # let _ = cors;
+///
+/// // The same policy, from code:
+/// use std::time::Duration;
+/// let same = CorsPolicy::new()
+///     .allow_origins(["https://app.example.com"])
+///     .allow_subdomains_of(["https://*.example.com"])
+///     .allow_methods(["GET", "POST"])
+///     .expose_headers(["ratelimit"])
+///     .allow_credentials(true)
+///     .max_age(Duration::from_secs(600));
+/// assert_eq!(format!("{same:?}"), format!("{policy:?}"));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct CorsPolicy {
@@ -339,7 +338,124 @@ impl CorsPolicy {
     /// Validates the policy and compiles it into the guard: origins parsed and normalised into
     /// a hash set, headers encoded once. Every mistake is a [`CorsError`]; this never panics.
     pub fn build(&self) -> Result<Cors, CorsError> {
-        Cors::compile(self)
+        // Origins: syntax first, then what credentials forbid, then whether anything is allowed.
+        let any = any_origin(&self.allow_origins)?;
+        let mut null = self.allow_null_origin;
+        let mut exact = Vec::with_capacity(self.allow_origins.len());
+        for entry in &self.allow_origins {
+            if any {
+                break;
+            }
+            if is_null(entry) {
+                if !self.allow_null_origin {
+                    return Err(CorsError::NullOriginNotEnabled);
+                }
+                null = true;
+            } else {
+                exact.push(entry.as_str());
+            }
+        }
+        let allowlist = OriginAllowlist::new(exact, &self.allow_subdomains_of)?;
+        let predicate = self.origin_predicate().cloned();
+        let credentials = self.allow_credentials;
+        if credentials {
+            if any {
+                return Err(CorsError::CredentialsWithAnyOrigin);
+            }
+            if self.mirror_request_origin {
+                return Err(CorsError::CredentialsWithMirroredOrigin);
+            }
+            if null {
+                return Err(CorsError::CredentialsWithNullOrigin);
+            }
+        }
+        if !any
+            && !null
+            && !self.mirror_request_origin
+            && predicate.is_none()
+            && allowlist.is_empty()
+        {
+            return Err(CorsError::NoOriginAllowed);
+        }
+
+        // Methods: upper case, as servers route them; `*` refused.
+        let mut methods: Vec<Method> = Vec::new();
+        for entry in &self.allow_methods {
+            let upper = entry.trim().to_ascii_uppercase();
+            if upper == ANY {
+                return Err(CorsError::InvalidMethod(entry.clone()));
+            }
+            let method = Method::from_bytes(upper.as_bytes())
+                .map_err(|_| CorsError::InvalidMethod(entry.clone()))?;
+            if !methods.contains(&method) {
+                methods.push(method);
+            }
+        }
+        if methods.is_empty() {
+            return Err(CorsError::NoMethodAllowed);
+        }
+
+        let (allow_names, any_header) = header_names(&self.allow_headers)?;
+        if credentials && any_header {
+            return Err(CorsError::CredentialsWithAnyHeader);
+        }
+        let (expose_names, any_exposed) = header_names(&self.expose_headers)?;
+        if credentials && any_exposed {
+            return Err(CorsError::CredentialsWithAnyExposedHeader);
+        }
+
+        let method_strs: Vec<&str> = methods.iter().map(Method::as_str).collect();
+        let allow_strs: Vec<&str> = allow_names.iter().map(HeaderName::as_str).collect();
+        let expose_strs: Vec<&str> = expose_names.iter().map(HeaderName::as_str).collect();
+        let allow_methods = list_line(&header::ACCESS_CONTROL_ALLOW_METHODS, &method_strs, false)?
+            .ok_or(CorsError::NoMethodAllowed)?;
+        let allow_headers =
+            list_line(&header::ACCESS_CONTROL_ALLOW_HEADERS, &allow_strs, any_header)?;
+        let expose_headers =
+            list_line(&header::ACCESS_CONTROL_EXPOSE_HEADERS, &expose_strs, any_exposed)?;
+
+        let mut listed = Vec::with_capacity(allowlist.origins().len());
+        for origin in allowlist.origins() {
+            // A normalised origin is visible ASCII, always a valid header value.
+            let value = HeaderValue::from_str(origin).map_err(|_| CorsError::InvalidOrigin {
+                entry: origin.to_owned(),
+                reason: NotAnOrigin::InvalidHost,
+            })?;
+            listed.push(PreparedHeader::new(header::ACCESS_CONTROL_ALLOW_ORIGIN, value));
+        }
+
+        let private_network = self.allow_private_network;
+        let mut vary_preflight = String::new();
+        if !any {
+            vary_preflight.push_str("Origin, ");
+        }
+        vary_preflight.push_str("Access-Control-Request-Method, Access-Control-Request-Headers");
+        if private_network {
+            vary_preflight.push_str(", Access-Control-Request-Private-Network");
+        }
+        let vary_preflight = HeaderValue::from_str(&vary_preflight)
+            .map_err(|_| CorsError::InvalidHeaderName(vary_preflight.clone()))?;
+
+        Ok(Cors::new(CompiledParts {
+            origins: AllowedOrigins {
+                any,
+                mirror: self.mirror_request_origin,
+                null,
+                allowlist,
+                listed,
+                predicate,
+            },
+            methods,
+            headers: AllowedRequestHeaders { names: allow_names, any: any_header },
+            credentials,
+            block_disallowed: self.block_disallowed,
+            private_network,
+            allow_methods,
+            allow_headers,
+            expose_headers,
+            max_age: PreparedHeader::new(header::ACCESS_CONTROL_MAX_AGE, self.max_age.into()),
+            vary_preflight: PreparedHeader::new(header::VARY, vary_preflight),
+        }))
     }
 }
 
@@ -360,7 +476,7 @@ impl TryFrom<&CorsPolicy> for Cors {
 }
 
 /// The `*` entry of `allow_origins`, which must stand alone.
-pub(crate) fn any_origin(allow_origins: &[String]) -> Result<bool, CorsError> {
+fn any_origin(allow_origins: &[String]) -> Result<bool, CorsError> {
     let any = allow_origins.iter().any(|o| o.trim() == ANY);
     if any && allow_origins.len() > 1 {
         return Err(CorsError::InvalidOrigin {
@@ -369,6 +485,45 @@ pub(crate) fn any_origin(allow_origins: &[String]) -> Result<bool, CorsError> {
         });
     }
     Ok(any)
+}
+
+/// Parses header names, `*` apart; returns the names, deduplicated, and whether `*` was there.
+fn header_names(entries: &[String]) -> Result<(Vec<HeaderName>, bool), CorsError> {
+    let mut names: Vec<HeaderName> = Vec::new();
+    let mut any = false;
+    for entry in entries {
+        let trimmed = entry.trim();
+        if trimmed == ANY {
+            any = true;
+            continue;
+        }
+        let name = HeaderName::from_bytes(trimmed.as_bytes())
+            .map_err(|_| CorsError::InvalidHeaderName(entry.clone()))?;
+        if !names.contains(&name) {
+            names.push(name);
+        }
+    }
+    Ok((names, any))
+}
+
+/// `a, b, c` (with `*` last when `any`), or `None` for an empty list.
+fn list_line(
+    key: &HeaderName,
+    names: &[&str],
+    any: bool,
+) -> Result<Option<PreparedHeader>, CorsError> {
+    let mut items: Vec<&str> = names.to_vec();
+    if any {
+        items.push(ANY);
+    }
+    if items.is_empty() {
+        return Ok(None);
+    }
+    let joined = items.join(", ");
+    // Tokens joined by ", " always make a valid header value.
+    let value =
+        HeaderValue::from_str(&joined).map_err(|_| CorsError::InvalidHeaderName(joined.clone()))?;
+    Ok(Some(PreparedHeader::new(key.clone(), value)))
 }
 
 #[cfg(test)]
