@@ -76,19 +76,19 @@
 //! # Ok(())
 //! # }
 //! ```
-#![forbid(unsafe_code)]
-#![warn(missing_docs)]
 
 mod csp;
 mod guard;
 mod nonce;
 mod policy;
+mod presets;
 mod values;
 
 pub use csp::{CompiledCsp, ContentSecurityPolicy, CspError, CspSeparator, Source};
 pub use guard::SecureHeaders;
 pub use nonce::CspNonce;
-pub use policy::{FINGERPRINTING_HEADERS, HeadersError, HeadersPolicy, OBSOLETE_HEADERS, Preset};
+pub use policy::{HeadersError, HeadersPolicy};
+pub use presets::{FINGERPRINTING_HEADERS, OBSOLETE_HEADERS, Preset};
 pub use values::{
     CrossOriginEmbedderPolicy, CrossOriginOpenerPolicy, CrossOriginResourcePolicy, DENIED_FEATURES,
     FrameOptions, PermissionsPolicy, ReferrerPolicy, StrictTransportSecurity,
@@ -143,150 +143,4 @@ pub fn helmet() -> HeadersPolicy {
 /// `api().pass_through("cache-control")`.
 pub fn api() -> HeadersPolicy {
     HeadersPolicy::new(Preset::Api)
-}
-
-#[cfg(test)]
-mod tests {
-    use guard_core::{Decision, Guard, GuardRequest, GuardResponse, HttpRequestHead};
-    use http::{Request, StatusCode};
-
-    use super::*;
-
-    const HELMET_CSP: &str = "default-src 'self';base-uri 'self';font-src 'self' https: data:;form-action 'self';frame-ancestors 'self';img-src 'self' data:;object-src 'none';script-src 'self';script-src-attr 'none';style-src 'self' https: 'unsafe-inline';upgrade-insecure-requests";
-
-    const HELMET_HEADERS: [(&str, &str); 12] = [
-        ("content-security-policy", HELMET_CSP),
-        ("cross-origin-opener-policy", "same-origin"),
-        ("cross-origin-resource-policy", "same-origin"),
-        ("origin-agent-cluster", "?1"),
-        ("referrer-policy", "no-referrer"),
-        ("strict-transport-security", "max-age=31536000; includeSubDomains"),
-        ("x-content-type-options", "nosniff"),
-        ("x-dns-prefetch-control", "off"),
-        ("x-download-options", "noopen"),
-        ("x-frame-options", "SAMEORIGIN"),
-        ("x-permitted-cross-domain-policies", "none"),
-        ("x-xss-protection", "0"),
-    ];
-
-    const API_PERMISSIONS: &str = "accelerometer=(), autoplay=(), camera=(), cross-origin-isolated=(), display-capture=(), encrypted-media=(), fullscreen=(), geolocation=(), gyroscope=(), keyboard-map=(), magnetometer=(), microphone=(), midi=(), payment=(), picture-in-picture=(), publickey-credentials-get=(), screen-wake-lock=(), sync-xhr=(), usb=(), web-share=(), xr-spatial-tracking=(), clipboard-read=(), clipboard-write=(), gamepad=(), hid=(), idle-detection=(), interest-cohort=(), serial=(), unload=()";
-
-    const API_HEADERS: [(&str, &str); 11] = [
-        ("content-security-policy", "default-src 'none'; frame-ancestors 'none'"),
-        ("cross-origin-opener-policy", "same-origin"),
-        ("cross-origin-resource-policy", "same-origin"),
-        ("referrer-policy", "no-referrer"),
-        ("strict-transport-security", "max-age=63072000; includeSubDomains"),
-        ("x-content-type-options", "nosniff"),
-        ("x-dns-prefetch-control", "off"),
-        ("x-frame-options", "DENY"),
-        ("x-permitted-cross-domain-policies", "none"),
-        ("cache-control", "no-store"),
-        ("permissions-policy", API_PERMISSIONS),
-    ];
-
-    fn pairs<'a>(
-        it: impl Iterator<Item = (&'a http::HeaderName, &'a http::HeaderValue)>,
-    ) -> Vec<(String, String)> {
-        it.map(|(n, v)| (n.as_str().to_owned(), v.to_str().unwrap().to_owned())).collect()
-    }
-
-    fn owned(list: &[(&str, &str)]) -> Vec<(String, String)> {
-        list.iter().map(|(n, v)| ((*n).to_owned(), (*v).to_owned())).collect()
-    }
-
-    /// Runs `guard` over a response that already carries `headers`, returning every header of
-    /// the result, sorted.
-    async fn apply(guard: &SecureHeaders, headers: &[(&str, &str)]) -> Vec<(String, String)> {
-        let (parts, ()) = Request::get("/").body(()).unwrap().into_parts();
-        let head = HttpRequestHead::new(&parts, None);
-        let mut req = GuardRequest::new(&head);
-        let Decision::Continue(state) = guard.check(&mut req).await else { panic!() };
-        let mut res = headers.iter().fold(GuardResponse::new(StatusCode::OK), |res, (n, v)| {
-            res.with_header(n.parse().unwrap(), v.parse().unwrap())
-        });
-        guard.respond(state, &mut res);
-        let mut all = pairs(res.headers().iter());
-        all.sort();
-        all
-    }
-
-    fn sorted(mut list: Vec<(String, String)>) -> Vec<(String, String)> {
-        list.sort();
-        list
-    }
-
-    #[test]
-    fn helmet_preset_is_pinned_header_by_header() {
-        let guard = helmet().build().unwrap();
-        assert_eq!(pairs(guard.headers()), owned(&HELMET_HEADERS));
-        assert_eq!(
-            guard.removed_headers().map(|n| n.as_str()).collect::<Vec<_>>(),
-            ["x-powered-by"]
-        );
-        assert!(!guard.uses_nonce() && !guard.keeps_handler_values());
-    }
-
-    #[test]
-    fn api_preset_is_pinned_header_by_header() {
-        let guard = api().build().unwrap();
-        assert_eq!(pairs(guard.headers()), owned(&API_HEADERS));
-        let removed: Vec<&str> = guard.removed_headers().map(|n| n.as_str()).collect();
-        let expected: Vec<&str> =
-            FINGERPRINTING_HEADERS.iter().chain(OBSOLETE_HEADERS).copied().collect();
-        assert_eq!(removed, expected);
-        for name in [
-            "server",
-            "x-powered-by",
-            "x-aspnet-version",
-            "x-aspnetmvc-version",
-            "x-runtime",
-            "x-generator",
-            "x-drupal-cache",
-        ] {
-            assert!(removed.contains(&name), "{name}");
-        }
-    }
-
-    #[tokio::test]
-    async fn helmet_responses_carry_exactly_helmets_headers() {
-        let guard = helmet().build().unwrap();
-        let out = apply(&guard, &[("x-powered-by", "Express"), ("server", "nginx")]).await;
-        // helmet removes X-Powered-By only.
-        let mut expected = owned(&HELMET_HEADERS);
-        expected.push(("server".into(), "nginx".into()));
-        assert_eq!(out, sorted(expected));
-    }
-
-    #[tokio::test]
-    async fn api_responses_carry_exactly_the_api_headers_and_no_fingerprint() {
-        let guard = api().build().unwrap();
-        let mut handler: Vec<(&str, &str)> = FINGERPRINTING_HEADERS
-            .iter()
-            .chain(OBSOLETE_HEADERS)
-            .map(|name| (*name, "leak/1.0"))
-            .collect();
-        handler.push(("content-type", "application/json"));
-        let out = apply(&guard, &handler).await;
-        let mut expected = owned(&API_HEADERS);
-        expected.push(("content-type".into(), "application/json".into()));
-        assert_eq!(out, sorted(expected));
-    }
-
-    #[tokio::test]
-    async fn api_hsts_preload_is_opt_in() {
-        let guard = api().hsts(StrictTransportSecurity::default().preload(true)).build().unwrap();
-        let out = apply(&guard, &[]).await;
-        assert!(out.contains(&(
-            "strict-transport-security".into(),
-            "max-age=63072000; includeSubDomains; preload".into()
-        )));
-        assert_eq!(out.len(), API_HEADERS.len());
-    }
-
-    #[test]
-    fn the_empty_preset_sends_nothing() {
-        let guard = HeadersPolicy::new(Preset::None).build().unwrap();
-        assert_eq!(guard.headers().count() + guard.removed_headers().count(), 0);
-    }
 }
