@@ -104,8 +104,6 @@
 //! - serde stops at the first missing field or refused value; the search goes on past each in a
 //!   new pass (at most 64, over a body already bounded by the size limit), so even a body full
 //!   of errors costs a few cheap passes.
-#![forbid(unsafe_code)]
-#![warn(missing_docs)]
 
 mod body;
 mod lenient;
