@@ -17,3 +17,13 @@ pub(crate) type SharedClock = Arc<dyn Clock>;
 pub(crate) fn millis(d: Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
+
+/// Durations written as whole seconds in configuration (`#[serde(with = "...::secs")]`).
+pub(crate) mod secs {
+    use serde::{Deserialize, Deserializer};
+    use std::time::Duration;
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        u64::deserialize(d).map(Duration::from_secs)
+    }
+}

@@ -410,7 +410,7 @@ mod tests {
         assert_eq!(p.status, 401);
         assert_eq!(p.headers[header::WWW_AUTHENTICATE], r#"Bearer realm="api""#);
         let p = Rejection::Invalid(TokenError::Expired).to_problem("api");
-        assert_eq!(p.type_uri, ProblemType::INVALID_TOKEN.uri);
+        assert_eq!(p.type_uri, "tag:guard.rs,2026:problem:invalid-token");
         assert_eq!(
             p.headers[header::WWW_AUTHENTICATE],
             r#"Bearer realm="api", error="invalid_token", error_description="token expired""#

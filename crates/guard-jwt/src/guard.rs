@@ -11,9 +11,9 @@ use serde_json::Value;
 
 use crate::claims::TokenInfo;
 use crate::clock::{Clock, SharedClock};
-use crate::error::{Rejection, RevokeError, TokenError};
+use crate::error::{CredentialChangeError, Rejection, RevokeError, TokenError};
 use crate::extract::bearer_token;
-use crate::revocation::{RevocationPolicy, RevocationStore, Revocations};
+use crate::revocation::{RevocationPolicy, RevocationStore, RevocationStoreError, Revocations};
 use crate::verify::Verifier;
 
 /// The verified claims of the request's token, left in the request extensions by [`Jwt`] for
@@ -140,7 +140,7 @@ impl<C: DeserializeOwned + Send + Sync + 'static> Jwt<C> {
 
     /// Prepares the revocation store before the first request (loads its scripts on every
     /// Redis node), so that a burst right after start-up meets a ready store.
-    pub async fn warm_up(&self) -> Result<(), crate::RevocationStoreError> {
+    pub async fn warm_up(&self) -> Result<(), RevocationStoreError> {
         match &self.revocations {
             Some(revocations) => revocations.warm_up().await,
             None => Ok(()),
@@ -203,8 +203,8 @@ impl<C: DeserializeOwned + Send + Sync + 'static> Jwt<C> {
         &self,
         subject: &str,
         change: impl std::future::Future<Output = Result<T, E>>,
-    ) -> Result<T, crate::CredentialChangeError<E>> {
-        use crate::CredentialChangeError as Failed;
+    ) -> Result<T, CredentialChangeError<E>> {
+        use CredentialChangeError as Failed;
         self.revoke_all_for(subject).await.map_err(Failed::NotRevoked)?;
         let changed = change.await.map_err(Failed::Change)?;
         self.revoke_all_for(subject).await.map_err(|err| {

@@ -170,7 +170,9 @@ mod tests {
 
     #[test]
     fn key_pointers_are_never_followed() {
-        for p in NEVER_HONOURED {
+        // The parameters the README and SECURITY.md name, spelled out: not read from the list
+        // under test.
+        for p in ["jku", "x5u", "x5c", "jwk"] {
             let mut h = json!({"alg": "RS256"});
             h[p] = json!("https://evil.example/k");
             assert_eq!(check(h), Err(TokenError::ForbiddenHeaderParameter(p)));
@@ -205,7 +207,8 @@ mod tests {
     #[test]
     fn kid_is_a_bounded_string() {
         assert_eq!(check(json!({"alg": "HS256", "kid": 7})), Err(TokenError::MalformedHeader));
-        let long = "k".repeat(MAX_KID_BYTES + 1);
+        assert!(check(json!({"alg": "HS256", "kid": "k".repeat(256)})).is_ok());
+        let long = "k".repeat(257);
         assert_eq!(check(json!({"alg": "HS256", "kid": long})), Err(TokenError::MalformedHeader));
         // A traversal is just an unknown name: the key set decides, nothing is opened.
         assert!(check(json!({"alg": "HS256", "kid": "../../dev/null"})).is_ok());

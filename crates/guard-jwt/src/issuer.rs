@@ -54,7 +54,7 @@ pub struct IssuerPolicy {
     /// The `kid` put in the header (default none).
     pub kid: Option<String>,
     /// Token lifetime in seconds (default 900).
-    #[serde(with = "crate::policy::secs")]
+    #[serde(with = "crate::clock::secs")]
     pub lifetime: Duration,
     /// `iss` (default none).
     pub issuer: Option<String>,

@@ -1,4 +1,5 @@
-//! Key sets fetched from a JWKS URL (feature `jwks`): see [`JwksConfig`].
+//! Key sets fetched from a JWKS URL (feature `jwks`): see [`JwksConfig`](crate::JwksConfig),
+//! which [`JwtPolicy::build`](crate::JwtPolicy::build) checks and compiles into a [`RemoteSource`].
 //!
 //! One fetch at a time per source (later callers wait for it, then use its result). A fetch
 //! happens at start-up, every `refresh_every` in the background, and when a token names an
@@ -12,13 +13,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::Duration;
 
-use jsonwebtoken::AlgorithmFamily;
+use jsonwebtoken::Algorithm;
 use serde_json::Value;
 use tokio::time::Instant;
 
-use crate::error::JwtError;
 use crate::keys::{JwkSource, KeySet, VerifyingKey, load_jwk, validate};
-use crate::policy::JwksConfig;
 
 /// Why a JWKS fetch failed.
 #[derive(Debug, thiserror::Error)]
@@ -64,12 +63,44 @@ pub enum JwksError {
     },
 }
 
+/// A JWKS source as its configuration compiles: what fetching and caching need.
+#[derive(Debug)]
+pub(crate) struct RemoteSource {
+    /// Where the key set is (http only to loopback hosts or when allowed, https with TLS).
+    pub url: reqwest::Url,
+    /// The allowlist for keys of this set (public-key algorithms only).
+    pub algorithms: Vec<Algorithm>,
+    /// Background refresh period (positive).
+    pub refresh_every: Duration,
+    /// Least time between two fetches.
+    pub unknown_kid_cooldown: Duration,
+    /// Largest key set accepted, in bytes (positive).
+    pub max_bytes: usize,
+    /// The client fetches go through: [`http_client`].
+    pub client: reqwest::Client,
+}
+
+/// The HTTP client of a source: `fetch_timeout` for a whole fetch, no redirects.
+pub(crate) fn http_client(fetch_timeout: Duration) -> reqwest::Result<reqwest::Client> {
+    reqwest::Client::builder()
+        .timeout(fetch_timeout)
+        .redirect(reqwest::redirect::Policy::none())
+        .user_agent(concat!("guard-jwt/", env!("CARGO_PKG_VERSION")))
+        .build()
+}
+
+/// Whether `url` names a loopback host (`localhost`, 127.0.0.0/8, `::1`).
+pub(crate) fn is_loopback(url: &reqwest::Url) -> bool {
+    let Some(host) = url.host_str() else { return false };
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    host.eq_ignore_ascii_case("localhost")
+        || host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
+}
+
 /// One JWKS source: its current keys and how they are refreshed.
 #[derive(Debug)]
 pub(crate) struct RemoteKeySet {
-    url: reqwest::Url,
-    config: JwksConfig,
-    client: reqwest::Client,
+    source: RemoteSource,
     keys: RwLock<Arc<KeySet>>,
     loaded: AtomicBool,
     last_failed: AtomicBool,
@@ -79,52 +110,17 @@ pub(crate) struct RemoteKeySet {
 }
 
 impl RemoteKeySet {
-    /// Validates `config`; fetches nothing yet.
-    pub(crate) fn new(config: &JwksConfig) -> Result<Self, JwtError> {
-        let invalid =
-            |reason: &str| JwtError::InvalidJwks { url: config.url.clone(), reason: reason.into() };
-        if config.algorithms.is_empty() {
-            return Err(invalid("no algorithm allowed (set `algorithms`)"));
-        }
-        if config.algorithms.iter().any(|a| a.family() == AlgorithmFamily::Hmac) {
-            return Err(invalid("a JWKS serves public keys: HMAC algorithms cannot be allowed"));
-        }
-        if config.refresh_every.is_zero() || config.fetch_timeout.is_zero() || config.max_bytes == 0
-        {
-            return Err(invalid("refresh_every, fetch_timeout and max_bytes must be positive"));
-        }
-        let url =
-            reqwest::Url::parse(&config.url).map_err(|e| invalid(&format!("not a URL: {e}")))?;
-        match url.scheme() {
-            "https" if cfg!(feature = "jwks-rustls") => {}
-            "https" => {
-                return Err(invalid("https URLs need the `jwks-rustls` feature of guard-jwt"));
-            }
-            "http" if config.allow_insecure_http || is_loopback(&url) => {}
-            "http" => {
-                return Err(invalid(
-                    "plain http only to loopback hosts (or set allow_insecure_http)",
-                ));
-            }
-            _ => return Err(invalid("only http(s) URLs")),
-        }
-        let client = reqwest::Client::builder()
-            .timeout(config.fetch_timeout)
-            .redirect(reqwest::redirect::Policy::none())
-            .user_agent(concat!("guard-jwt/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| invalid(&format!("HTTP client: {e}")))?;
-        Ok(Self {
-            url,
-            config: config.clone(),
-            client,
+    /// A set for `source`, with no keys yet; fetches nothing yet.
+    pub(crate) fn new(source: RemoteSource) -> Self {
+        Self {
+            source,
             keys: RwLock::new(Arc::new(KeySet::default())),
             loaded: AtomicBool::new(false),
             last_failed: AtomicBool::new(false),
             last_attempt: Mutex::new(None),
             fetch_lock: tokio::sync::Mutex::new(()),
             refresher_started: AtomicBool::new(false),
-        })
+        }
     }
 
     /// The keys in use now.
@@ -143,7 +139,7 @@ impl RemoteKeySet {
 
     fn cooldown_left(&self) -> Option<Duration> {
         let last = (*self.last_attempt.lock().unwrap_or_else(PoisonError::into_inner))?;
-        self.config.unknown_kid_cooldown.checked_sub(last.elapsed()).filter(|d| !d.is_zero())
+        self.source.unknown_kid_cooldown.checked_sub(last.elapsed()).filter(|d| !d.is_zero())
     }
 
     /// Starts the background refresh (first fetch at once) if a Tokio runtime is at hand and it
@@ -167,9 +163,9 @@ impl RemoteKeySet {
                         this.cooldown_left().is_some() || this.fetch_and_record().await.is_ok()
                     };
                     if ok {
-                        this.config.refresh_every
+                        this.source.refresh_every
                     } else {
-                        this.config.unknown_kid_cooldown.min(this.config.refresh_every)
+                        this.source.unknown_kid_cooldown.min(this.source.refresh_every)
                     }
                 };
                 tokio::time::sleep(wait).await;
@@ -203,7 +199,7 @@ impl RemoteKeySet {
                 *self.keys.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(set);
                 self.loaded.store(true, Ordering::Release);
                 self.last_failed.store(false, Ordering::Release);
-                tracing::debug!(url = %self.url, keys = count, "JWKS loaded");
+                tracing::debug!(url = %self.source.url, keys = count, "JWKS loaded");
                 Ok(count)
             }
             Err(err) => {
@@ -215,12 +211,13 @@ impl RemoteKeySet {
     }
 
     async fn fetch(&self) -> Result<KeySet, JwksError> {
-        let url = self.url.to_string();
+        let url = self.source.url.to_string();
         let fetch_err =
             |e: reqwest::Error| JwksError::Fetch { url: url.clone(), reason: e.to_string() };
         let mut res = self
+            .source
             .client
-            .get(self.url.clone())
+            .get(self.source.url.clone())
             .header(reqwest::header::ACCEPT, "application/jwk-set+json, application/json")
             .send()
             .await
@@ -228,7 +225,7 @@ impl RemoteKeySet {
         if res.status() != reqwest::StatusCode::OK {
             return Err(JwksError::Status { url, status: res.status().as_u16() });
         }
-        let max = self.config.max_bytes;
+        let max = self.source.max_bytes;
         if res.content_length().is_some_and(|n| n > max as u64) {
             return Err(JwksError::TooLarge { url, max });
         }
@@ -247,7 +244,7 @@ impl RemoteKeySet {
         let mut keys: Vec<VerifyingKey> = Vec::new();
         for (index, jwk) in entries.iter().enumerate() {
             let label = format!("{url}#{index}");
-            let loaded = load_jwk(jwk, &self.config.algorithms, &label, JwkSource::Fetched)
+            let loaded = load_jwk(jwk, &self.source.algorithms, &label, JwkSource::Fetched)
                 .and_then(|l| validate(&label, &l.key, &l.algorithms).map(|()| l));
             match loaded {
                 Ok(l) if l.kid.is_some() && keys.iter().any(|k| k.kid == l.kid) => {
@@ -267,11 +264,4 @@ impl RemoteKeySet {
         }
         KeySet::new(keys).map_err(|e| JwksError::Parse { url, reason: e.to_string() })
     }
-}
-
-fn is_loopback(url: &reqwest::Url) -> bool {
-    let Some(host) = url.host_str() else { return false };
-    let host = host.trim_start_matches('[').trim_end_matches(']');
-    host.eq_ignore_ascii_case("localhost")
-        || host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }

@@ -82,7 +82,7 @@
 //!   **leeway defaults to 30 s** (configurable, at most 300 s), applied to `exp`, `nbf`, `iat`.
 //! - **Revocation** ([`revocation`]) after the signature, one store round trip, under a 250 ms
 //!   deadline and circuit breakers (one per Redis node); a blip is asked once more, an outage
-//!   fails closed (503 + `Retry-After`) by default.
+//!   fails closed (503 + `Retry-After`) by default ([`OnStoreFailure`]).
 //! - **Claims check** of the route ([`Jwt::require`]): 403 `insufficient_scope`.
 //!
 //! Tokens come from `Authorization: Bearer` (scheme case-insensitive, exactly one token) or
@@ -104,8 +104,6 @@
 //!   Cluster).
 //! - `jwks`: [`JwksConfig`] sources fetched over plain HTTP (loopback, or with
 //!   `allow_insecure_http`); `jwks-rustls` adds TLS for https URLs.
-#![forbid(unsafe_code)]
-#![warn(missing_docs)]
 
 pub mod claims;
 mod clock;
@@ -134,13 +132,14 @@ pub use issuer::{AuthenticationStart, IssuedToken, IssuerPolicy, SigningKey, Tok
 #[cfg(feature = "jwks")]
 pub use jwks::JwksError;
 pub use keys::{KeyConfig, KeyMaterial};
-pub use policy::{JwksConfig, JwtPolicy, MAX_KEYS_WITHOUT_KID};
+pub use policy::{JwksConfig, JwtPolicy};
 #[cfg(feature = "redis")]
 pub use revocation::RedisRevocationStore;
 pub use revocation::{
-    FailurePolicy, MemoryRevocationStore, RevocationPolicy, RevocationStatus, RevocationStore,
+    MemoryRevocationStore, OnStoreFailure, RevocationPolicy, RevocationStatus, RevocationStore,
     RevocationStoreError, StoreFuture,
 };
+pub use verify::MAX_KEYS_WITHOUT_KID;
 
 /// Re-exported so that policies name the same algorithm type.
 pub use jsonwebtoken::Algorithm;

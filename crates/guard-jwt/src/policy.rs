@@ -9,10 +9,12 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
 use crate::claims::ClaimRules;
-use crate::clock::{SystemClock, millis};
+use crate::clock::{SystemClock, millis, secs};
 use crate::error::JwtError;
 use crate::guard::{Jwt, Shared};
 use crate::header::{HeaderRules, REGISTERED, normalize_typ};
+#[cfg(feature = "jwks")]
+use crate::jwks::{RemoteKeySet, RemoteSource, http_client, is_loopback};
 use crate::keys::{self, KeyConfig, KeySet};
 use crate::revocation::RevocationPolicy;
 use crate::verify::Verifier;
@@ -29,7 +31,7 @@ use crate::verify::Verifier;
 ///     "issuers": ["https://auth.example"],
 ///     "audiences": ["api"],
 ///     "leeway": 30,
-///     "revocation": {"on_store_failure": "closed", "max_token_lifetime": 3600}
+///     "revocation": {"on_store_failure": "fail-closed", "max_token_lifetime": 3600}
 /// }"#).unwrap();
 /// assert_eq!(policy.max_token_bytes, 8192);
 /// ```
@@ -44,7 +46,8 @@ pub struct JwtPolicy {
     /// Key sets fetched from JWKS URLs (feature `jwks`).
     pub jwks: Vec<JwksConfig>,
     /// Refuse tokens without a `kid` (default false). Without `kid`, the keys whose allowlist
-    /// contains the token's `alg` are tried in order, at most [`MAX_KEYS_WITHOUT_KID`].
+    /// contains the token's `alg` are tried in order, at most
+    /// [`MAX_KEYS_WITHOUT_KID`](crate::verify::MAX_KEYS_WITHOUT_KID).
     pub require_kid: bool,
     /// Accepted `iss` values; empty (default) checks only that `iss`, if present, is a string.
     pub issuers: Vec<String>,
@@ -65,9 +68,6 @@ pub struct JwtPolicy {
     /// How revocation behaves once a store is attached.
     pub revocation: RevocationPolicy,
 }
-
-/// Without `kid`, at most this many candidate keys are tried (bounding the work a token costs).
-pub const MAX_KEYS_WITHOUT_KID: usize = 4;
 
 impl Default for JwtPolicy {
     fn default() -> Self {
@@ -140,6 +140,61 @@ impl JwksConfig {
     pub fn new(url: impl Into<String>, algorithms: impl Into<Vec<Algorithm>>) -> Self {
         Self { url: url.into(), algorithms: algorithms.into(), ..Self::default() }
     }
+
+    /// Checks this source and compiles it into a key set with no keys yet; fetches nothing.
+    #[cfg(feature = "jwks")]
+    fn compile(&self) -> Result<RemoteKeySet, JwtError> {
+        use jsonwebtoken::AlgorithmFamily;
+
+        let invalid =
+            |reason: &str| JwtError::InvalidJwks { url: self.url.clone(), reason: reason.into() };
+        if self.algorithms.is_empty() {
+            return Err(invalid("no algorithm allowed (set `algorithms`)"));
+        }
+        if self.algorithms.iter().any(|a| a.family() == AlgorithmFamily::Hmac) {
+            return Err(invalid("a JWKS serves public keys: HMAC algorithms cannot be allowed"));
+        }
+        if self.refresh_every.is_zero() || self.fetch_timeout.is_zero() || self.max_bytes == 0 {
+            return Err(invalid("refresh_every, fetch_timeout and max_bytes must be positive"));
+        }
+        let url =
+            reqwest::Url::parse(&self.url).map_err(|e| invalid(&format!("not a URL: {e}")))?;
+        match url.scheme() {
+            "https" if cfg!(feature = "jwks-rustls") => {}
+            "https" => {
+                return Err(invalid("https URLs need the `jwks-rustls` feature of guard-jwt"));
+            }
+            "http" if self.allow_insecure_http || is_loopback(&url) => {}
+            "http" => {
+                return Err(invalid(
+                    "plain http only to loopback hosts (or set allow_insecure_http)",
+                ));
+            }
+            _ => return Err(invalid("only http(s) URLs")),
+        }
+        let client =
+            http_client(self.fetch_timeout).map_err(|e| invalid(&format!("HTTP client: {e}")))?;
+        Ok(RemoteKeySet::new(RemoteSource {
+            url,
+            algorithms: self.algorithms.clone(),
+            refresh_every: self.refresh_every,
+            unknown_kid_cooldown: self.unknown_kid_cooldown,
+            max_bytes: self.max_bytes,
+            client,
+        }))
+    }
+}
+
+/// The remote key sets of a policy (feature `jwks`).
+#[cfg(feature = "jwks")]
+fn remote_sources(configs: &[JwksConfig]) -> Result<Vec<Arc<RemoteKeySet>>, JwtError> {
+    configs.iter().map(|c| c.compile().map(Arc::new)).collect()
+}
+
+/// Without the `jwks` feature a policy naming JWKS sources cannot be built.
+#[cfg(not(feature = "jwks"))]
+fn remote_sources(configs: &[JwksConfig]) -> Result<(), JwtError> {
+    if configs.is_empty() { Ok(()) } else { Err(JwtError::JwksFeatureDisabled) }
 }
 
 impl JwtPolicy {
@@ -197,9 +252,9 @@ impl JwtPolicy {
             .collect::<Result<Vec<_>, _>>()?;
         let keys = KeySet::new(loaded)?;
         #[cfg(feature = "jwks")]
-        let remote = crate::verify::remote_sources(&self.jwks)?;
+        let remote = remote_sources(&self.jwks)?;
         #[cfg(not(feature = "jwks"))]
-        crate::verify::remote_sources(&self.jwks)?;
+        remote_sources(&self.jwks)?;
         if keys.is_empty() && self.jwks.is_empty() {
             return Err(JwtError::NoKeys);
         }
@@ -252,16 +307,6 @@ fn check_cookie_name(name: &str) -> Result<(), JwtError> {
     let ok = !name.is_empty()
         && name.bytes().all(|b| b.is_ascii_graphic() && !b"()<>@,;:\\\"/[]?={}".contains(&b));
     if ok { Ok(()) } else { Err(invalid("cookie", "not a valid cookie name (RFC 6265 token)")) }
-}
-
-/// Durations written as whole seconds in configuration.
-pub(crate) mod secs {
-    use serde::{Deserialize, Deserializer};
-    use std::time::Duration;
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
-        u64::deserialize(d).map(Duration::from_secs)
-    }
 }
 
 #[cfg(test)]

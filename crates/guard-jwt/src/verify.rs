@@ -7,11 +7,13 @@ use jsonwebtoken::Algorithm;
 use serde_json::{Map, Value};
 
 use crate::claims::{ClaimRules, TokenInfo, check_claims};
-use crate::error::{JwtError, Rejection, TokenError};
+use crate::error::{Rejection, TokenError};
 use crate::header::{HeaderRules, JoseHeader, check_header};
 use crate::json::{is_base64url, object_segment};
 use crate::keys::{KeySet, VerifyingKey};
-use crate::policy::{JwksConfig, MAX_KEYS_WITHOUT_KID};
+
+/// Without `kid`, at most this many candidate keys are tried (bounding the work a token costs).
+pub const MAX_KEYS_WITHOUT_KID: usize = 4;
 
 /// The compiled verification policy.
 #[derive(Debug)]
@@ -30,20 +32,6 @@ pub(crate) struct Verifier {
 pub(crate) struct Verified {
     pub info: TokenInfo,
     pub claims: Map<String, Value>,
-}
-
-/// The remote key sets of a policy (feature `jwks`).
-#[cfg(feature = "jwks")]
-pub(crate) fn remote_sources(
-    configs: &[JwksConfig],
-) -> Result<Vec<Arc<crate::jwks::RemoteKeySet>>, JwtError> {
-    configs.iter().map(|c| crate::jwks::RemoteKeySet::new(c).map(Arc::new)).collect()
-}
-
-/// Without the `jwks` feature a policy naming JWKS sources cannot be built.
-#[cfg(not(feature = "jwks"))]
-pub(crate) fn remote_sources(configs: &[JwksConfig]) -> Result<(), JwtError> {
-    if configs.is_empty() { Ok(()) } else { Err(JwtError::JwksFeatureDisabled) }
 }
 
 impl Verifier {

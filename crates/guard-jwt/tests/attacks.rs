@@ -1,4 +1,4 @@
-//! Every attack of REFERENCE.md's list, forged by hand, refused through the public API and as an
+//! Every known JWT attack (RFC 8725's and the peers' mistakes SECURITY.md lists), forged by hand, refused through the public API and as an
 //! RFC 6750 problem from the guard; plus the positive controls that show each forgery differs
 //! from a valid token only by the attack.
 
@@ -7,7 +7,6 @@
 mod common;
 
 use common::*;
-use guard_core::{Decision, Guard, GuardRequest, HttpRequestHead, ProblemType};
 use guard_jwt::{Algorithm, Jwt, JwtPolicy, KeyConfig, Rejection, TokenError, TokenIssuer};
 use jsonwebtoken::EncodingKey;
 use serde_json::{Value, json};
@@ -254,14 +253,7 @@ async fn every_attack_is_refused_with_its_reason() {
 async fn every_attack_is_an_rfc_6750_invalid_token_problem() {
     let jwt = guard();
     for (name, token, reason) in attacks() {
-        let (parts, ()) = http::Request::get("/v1/me")
-            .header("authorization", format!("Bearer {token}"))
-            .body(())
-            .unwrap()
-            .into_parts();
-        let head = HttpRequestHead::new(&parts, None);
-        let mut req = GuardRequest::new(&head);
-        let Decision::Respond(res) = jwt.check(&mut req).await else {
+        let Some(res) = guard_answer(&jwt, bearer_request(&token)).await else {
             panic!("{name}: let through")
         };
         assert_eq!(res.status(), 401, "{name}");
@@ -273,7 +265,7 @@ async fn every_attack_is_an_rfc_6750_invalid_token_problem() {
             "{name}"
         );
         let body: Value = serde_json::from_slice(res.body()).unwrap();
-        assert_eq!(body["type"], ProblemType::INVALID_TOKEN.uri, "{name}");
+        assert_eq!(body["type"], "tag:guard.rs,2026:problem:invalid-token", "{name}");
         assert_eq!(body["detail"], reason.to_string(), "{name}");
         // Nothing of the token is echoed.
         let sig = token.rsplit('.').next().unwrap();
@@ -424,23 +416,41 @@ async fn without_kid_only_matching_keys_are_tried_and_require_kid_refuses() {
 }
 
 #[tokio::test]
+async fn a_token_without_kid_tries_at_most_four_keys() {
+    // The bound SECURITY.md documents, spelled out.
+    assert_eq!(guard_jwt::MAX_KEYS_WITHOUT_KID, 4);
+    let secrets: Vec<String> =
+        (0..5).map(|i| format!("secret number {i}, at least 32 bytes long")).collect();
+    let jwt: Jwt<Claims> = JwtPolicy {
+        keys: secrets
+            .iter()
+            .enumerate()
+            .map(|(i, secret)| KeyConfig::hs256(secret.as_str()).with_kid(format!("k{i}")))
+            .collect(),
+        ..JwtPolicy::default()
+    }
+    .build()
+    .unwrap();
+    let signed_with =
+        |i: usize, header: Value| forge(header, good_claims(), &hs(&secrets[i]), Algorithm::HS256);
+    assert!(jwt.authenticate(&signed_with(3, json!({"alg": "HS256"}))).await.is_ok());
+    assert_eq!(
+        jwt.authenticate(&signed_with(4, json!({"alg": "HS256"}))).await.unwrap_err(),
+        Rejection::Invalid(TokenError::BadSignature),
+        "the fifth key is not tried"
+    );
+    assert!(jwt.authenticate(&signed_with(4, json!({"alg": "HS256", "kid": "k4"}))).await.is_ok());
+}
+
+#[tokio::test]
 async fn the_token_may_come_from_a_cookie_but_never_from_the_query() {
     let jwt: Jwt<Claims> =
         JwtPolicy { cookie: Some("access_token".into()), ..JwtPolicy::hs256(SECRET) }
             .build()
             .unwrap();
     let token = hs256(good_claims());
-    let run = |req: http::Request<()>| {
-        let jwt = jwt.clone();
-        async move {
-            let (parts, ()) = req.into_parts();
-            let head = HttpRequestHead::new(&parts, None);
-            let mut guarded = GuardRequest::new(&head);
-            match jwt.check(&mut guarded).await {
-                Decision::Continue(()) => 200,
-                Decision::Respond(res) => res.status().as_u16(),
-            }
-        }
+    let run = async |req: http::Request<()>| {
+        guard_answer(&jwt, req).await.map_or(200, |res| res.status().as_u16())
     };
     let cookie = http::Request::get("/")
         .header("cookie", format!("a=b; access_token={token}"))

@@ -1,13 +1,21 @@
 //! JWKS sources against a tiny HTTP server started in the test on 127.0.0.1:0, which serves a
 //! key set that the test swaps and counts the requests it gets.
+//!
+//! The tests that wait for cooldowns and refresh periods run on a paused Tokio clock (the
+//! crate measures them with `tokio::time::Instant`) and move it with `tokio::time::advance`, so
+//! they take no real time for those waits. Fetches still go over real sockets: the server runs
+//! as a blocking task, and while one runs the paused clock does not auto-advance (see
+//! `tokio::time::pause`), so no timer fires behind the test's back while a fetch is in flight.
 
 #![allow(clippy::unwrap_used)] // a failed unwrap is a failed test here
 
 mod common;
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::io::{ErrorKind, Read, Write};
+use std::net::{Shutdown, TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use common::*;
 use guard_jwt::{
@@ -16,50 +24,37 @@ use guard_jwt::{
 use jsonwebtoken::EncodingKey;
 use jsonwebtoken::jwk::Jwk;
 use serde_json::{Value, json};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpListener;
 
-/// Serves `(status, body)` to every request; counts the requests.
+/// Serves `(status, body)` to every request and counts the requests, one connection at a time,
+/// on a blocking task of the test's runtime; stops when dropped.
 struct JwksServer {
     url: String,
     answer: Arc<Mutex<(u16, String)>>,
     hits: Arc<AtomicUsize>,
+    stop: Arc<AtomicBool>,
 }
 
 impl JwksServer {
-    async fn start(body: Value) -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    fn start(body: Value) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.set_nonblocking(true).unwrap();
         let url = format!("http://{}/.well-known/jwks.json", listener.local_addr().unwrap());
         let answer = Arc::new(Mutex::new((200, body.to_string())));
         let hits = Arc::new(AtomicUsize::new(0));
-        let (a, h) = (answer.clone(), hits.clone());
-        tokio::spawn(async move {
-            loop {
-                let Ok((mut socket, _)) = listener.accept().await else { return };
-                let (a, h) = (a.clone(), h.clone());
-                tokio::spawn(async move {
-                    let mut request = Vec::new();
-                    let mut buf = [0u8; 1024];
-                    while !request.windows(4).any(|w| w == b"\r\n\r\n") && request.len() < 16 * 1024
-                    {
-                        match socket.read(&mut buf).await {
-                            Ok(0) | Err(_) => return,
-                            Ok(n) => request.extend_from_slice(&buf[..n]),
-                        }
+        let stop = Arc::new(AtomicBool::new(false));
+        let (a, h, s) = (answer.clone(), hits.clone(), stop.clone());
+        tokio::task::spawn_blocking(move || {
+            while !s.load(Ordering::SeqCst) {
+                match listener.accept() {
+                    Ok((socket, _)) => answer_one(socket, &a, &h),
+                    Err(err) if err.kind() == ErrorKind::WouldBlock => {
+                        std::thread::sleep(Duration::from_millis(1));
                     }
-                    h.fetch_add(1, Ordering::SeqCst);
-                    let (status, body) = a.lock().unwrap().clone();
-                    let head = format!(
-                        "HTTP/1.1 {status} X\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
-                        body.len()
-                    );
-                    let _ = socket.write_all(head.as_bytes()).await;
-                    let _ = socket.write_all(body.as_bytes()).await;
-                    let _ = socket.shutdown().await;
-                });
+                    Err(err) => panic!("accept: {err}"),
+                }
             }
         });
-        Self { url, answer, hits }
+        Self { url, answer, hits, stop }
     }
 
     fn serve(&self, status: u16, body: Value) {
@@ -69,6 +64,61 @@ impl JwksServer {
     fn hits(&self) -> usize {
         self.hits.load(Ordering::SeqCst)
     }
+
+    /// Waits, in real time (5 s at most), until `n` requests in all have come.
+    async fn wait_for_hits(&self, n: usize) {
+        let started = Instant::now();
+        while self.hits() < n {
+            assert!(started.elapsed() < Duration::from_secs(5), "{} of {n} requests", self.hits());
+            real_time(Duration::from_millis(1)).await;
+        }
+    }
+}
+
+impl Drop for JwksServer {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+    }
+}
+
+/// Reads one request head and answers it, then closes the connection.
+fn answer_one(mut socket: TcpStream, answer: &Mutex<(u16, String)>, hits: &AtomicUsize) {
+    socket.set_nonblocking(false).unwrap();
+    socket.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let mut request = Vec::new();
+    let mut buf = [0u8; 1024];
+    while !request.windows(4).any(|w| w == b"\r\n\r\n") && request.len() < 16 * 1024 {
+        match socket.read(&mut buf) {
+            Ok(0) | Err(_) => return,
+            Ok(n) => request.extend_from_slice(&buf[..n]),
+        }
+    }
+    hits.fetch_add(1, Ordering::SeqCst);
+    let (status, body) = answer.lock().unwrap().clone();
+    let head = format!(
+        "HTTP/1.1 {status} X\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+        body.len()
+    );
+    let _ = socket.write_all(head.as_bytes());
+    let _ = socket.write_all(body.as_bytes());
+    let _ = socket.shutdown(Shutdown::Write);
+}
+
+/// Lets `duration` of real time pass while the runtime goes on with its tasks and sockets (the
+/// paused clock stands still meanwhile).
+async fn real_time(duration: Duration) {
+    tokio::task::spawn_blocking(move || std::thread::sleep(duration)).await.unwrap();
+}
+
+/// Waits until the fetch in flight (one whose request came, so within its cooldown) is done: a
+/// token with an unknown `kid` waits for it, and fetches nothing itself within the cooldown.
+async fn fetch_done(jwt: &Jwt<Claims>, server: &JwksServer) {
+    let hits = server.hits();
+    assert_eq!(
+        jwt.authenticate(&es256(EC256B_PRIVATE, Some("no-such-kid"))).await.unwrap_err(),
+        invalid(TokenError::UnknownKey)
+    );
+    assert_eq!(server.hits(), hits, "no fetch within the cooldown");
 }
 
 /// The public JWK of a P-256 private key, with `kid`.
@@ -109,9 +159,9 @@ fn invalid(reason: TokenError) -> Rejection {
     Rejection::Invalid(reason)
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn keys_are_fetched_cached_refetched_on_unknown_kids_at_most_once_per_cooldown() {
-    let server = JwksServer::start(json!({"keys": [public_jwk(EC256_PRIVATE, "k1")]})).await;
+    let server = JwksServer::start(json!({"keys": [public_jwk(EC256_PRIVATE, "k1")]}));
     let jwt = guard(source(&server.url, Duration::from_millis(400), Duration::from_secs(3600)));
     // The first request waits for the first fetch (started by build); one fetch only.
     assert!(jwt.authenticate(&es256(EC256_PRIVATE, Some("k1"))).await.is_ok());
@@ -127,7 +177,7 @@ async fn keys_are_fetched_cached_refetched_on_unknown_kids_at_most_once_per_cool
     );
     assert_eq!(server.hits(), 1);
     // After the cooldown, one fetch; a flood of made-up kids right after costs nothing more.
-    tokio::time::sleep(Duration::from_millis(450)).await;
+    tokio::time::advance(Duration::from_millis(450)).await;
     for i in 0..20 {
         let kid = format!("made-up-{i}");
         assert_eq!(
@@ -139,7 +189,7 @@ async fn keys_are_fetched_cached_refetched_on_unknown_kids_at_most_once_per_cool
 
     // Rotation: the new key is found on the first token naming it (after the cooldown).
     server.serve(200, json!({"keys": [public_jwk(EC256B_PRIVATE, "k2")]}));
-    tokio::time::sleep(Duration::from_millis(450)).await;
+    tokio::time::advance(Duration::from_millis(450)).await;
     assert!(jwt.authenticate(&es256(EC256B_PRIVATE, Some("k2"))).await.is_ok());
     assert_eq!(server.hits(), 3);
     // The old key left the set, so its tokens are refused now.
@@ -150,7 +200,7 @@ async fn keys_are_fetched_cached_refetched_on_unknown_kids_at_most_once_per_cool
 
     // The source fails: the current keys stay in use.
     server.serve(500, json!({"error": "down"}));
-    tokio::time::sleep(Duration::from_millis(450)).await;
+    tokio::time::advance(Duration::from_millis(450)).await;
     assert_eq!(
         jwt.authenticate(&es256(EC256_PRIVATE, Some("k3"))).await.unwrap_err(),
         invalid(TokenError::UnknownKey)
@@ -163,30 +213,42 @@ async fn keys_are_fetched_cached_refetched_on_unknown_kids_at_most_once_per_cool
     assert!(jwt.authenticate(&es256(EC256B_PRIVATE, Some("k2"))).await.is_ok());
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn the_set_is_refreshed_in_the_background() {
-    let server = JwksServer::start(json!({"keys": [public_jwk(EC256_PRIVATE, "k1")]})).await;
+    let server = JwksServer::start(json!({"keys": [public_jwk(EC256_PRIVATE, "k1")]}));
     let jwt = guard(source(&server.url, Duration::from_millis(50), Duration::from_millis(200)));
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    // Build started the first fetch, without any request asking for it.
+    server.wait_for_hits(1).await;
+    fetch_done(&jwt, &server).await;
+    tokio::time::advance(Duration::from_millis(100)).await;
+    real_time(Duration::from_millis(50)).await;
     assert_eq!(server.hits(), 1, "fetched at build");
     server.serve(200, json!({"keys": [public_jwk(EC256B_PRIVATE, "k2")]}));
-    tokio::time::sleep(Duration::from_millis(700)).await;
-    assert!(server.hits() >= 3, "{}", server.hits());
+    // One fetch every refresh period.
+    for hits in 2..=4 {
+        tokio::time::advance(Duration::from_millis(200)).await;
+        server.wait_for_hits(hits).await;
+        fetch_done(&jwt, &server).await;
+    }
+    tokio::time::advance(Duration::from_millis(100)).await; // 700 ms after the swap
+    real_time(Duration::from_millis(50)).await;
+    assert_eq!(server.hits(), 4);
     // The background refresh brought k2 without any request asking for it.
     let hits = server.hits();
     assert!(jwt.authenticate(&es256(EC256B_PRIVATE, Some("k2"))).await.is_ok());
-    assert!(server.hits() <= hits + 1);
+    assert_eq!(server.hits(), hits);
     drop(jwt);
-    // The refresh task ends with the last guard.
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    let after_drop = server.hits();
-    tokio::time::sleep(Duration::from_millis(600)).await;
-    assert_eq!(server.hits(), after_drop);
+    // The refresh task ends with the last guard: its next periods fetch nothing.
+    for _ in 0..3 {
+        tokio::time::advance(Duration::from_millis(200)).await;
+        real_time(Duration::from_millis(50)).await;
+        assert_eq!(server.hits(), hits);
+    }
 }
 
 #[tokio::test]
 async fn tokens_without_kid_try_the_keys_of_their_algorithm_and_static_keys_come_first() {
-    let server = JwksServer::start(json!({"keys": [public_jwk(EC256_PRIVATE, "k1")]})).await;
+    let server = JwksServer::start(json!({"keys": [public_jwk(EC256_PRIVATE, "k1")]}));
     let jwt: Jwt<Claims> = JwtPolicy {
         keys: vec![KeyConfig::hs256(SECRET).with_kid("local")],
         jwks: vec![source(&server.url, Duration::from_millis(100), Duration::from_secs(3600))],

@@ -14,9 +14,9 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use common::*;
-use guard_core::{BreakerState, Decision, Guard, GuardRequest, HttpRequestHead, ProblemType};
+use guard_core::BreakerState;
 use guard_jwt::{
-    Clock, FailurePolicy, FakeClock, Jwt, JwtPolicy, MemoryRevocationStore, RedisRevocationStore,
+    Clock, FakeClock, Jwt, JwtPolicy, MemoryRevocationStore, OnStoreFailure, RedisRevocationStore,
     Rejection, RevocationPolicy, RevocationStore, RevokeError, TokenError, TokenIssuer,
 };
 use guard_tests::proxy::{Fault, FaultProxy};
@@ -176,6 +176,33 @@ async fn redis_entries_live_as_long_as_they_must() {
 }
 
 #[tokio::test]
+async fn redis_keys_are_the_documented_ones_and_a_subjects_keys_share_one_slot() {
+    use guard_core::keys::key_slot;
+
+    let conn = guard_core::redis::connect(&redis_url()).await.unwrap();
+    let store = RedisRevocationStore::new(conn, "p");
+    assert_eq!(store.token_key("user-1", "abc"), "p:{user-1}:t:abc");
+    assert_eq!(store.subject_key("user-1"), "p:{user-1}:all");
+    // A `jti` over 64 bytes, or not plain ASCII, is replaced by its SHA-256 (first 128 bits).
+    assert_eq!(
+        store.token_key("user-1", &"j".repeat(65)),
+        "p:{user-1}:t:#7d8531b950dcc0ef351c8e4d7e241e87"
+    );
+    assert_eq!(store.token_key("user-1", "a b"), "p:{user-1}:t:#c8687a08aa5d6ed2044328fa6a697ab8");
+    // So is a long subject, inside its hash tag.
+    let long = "u".repeat(65);
+    assert_eq!(store.subject_key(&long), "p:{#f20e249d15fa4b9f44ba21d154f62e1e}:all");
+    for (subject, jti) in [("user-1", "abc"), (long.as_str(), "a b"), ("user-2", &"j".repeat(65))] {
+        let slot = key_slot(store.subject_key(subject).as_bytes());
+        assert_eq!(key_slot(store.token_key(subject, jti).as_bytes()), slot, "{subject}");
+    }
+    assert_ne!(
+        key_slot(store.subject_key("user-1").as_bytes()),
+        key_slot(store.subject_key("user-2").as_bytes())
+    );
+}
+
+#[tokio::test]
 async fn a_revocation_through_one_instance_is_refused_by_another_at_once() {
     let prefix = prefix("instances");
     // Two instances: two connections, two guards, one Redis.
@@ -227,16 +254,9 @@ async fn a_password_change_with_the_real_clock_is_precise_below_a_second() {
 }
 
 async fn status_of(jwt: &Jwt<Claims>, token: &str) -> (u16, Option<String>, String) {
-    let (parts, ()) = http::Request::get("/v1/me")
-        .header("authorization", format!("Bearer {token}"))
-        .body(())
-        .unwrap()
-        .into_parts();
-    let head = HttpRequestHead::new(&parts, None);
-    let mut req = GuardRequest::new(&head);
-    match jwt.check(&mut req).await {
-        Decision::Continue(()) => (200, None, String::new()),
-        Decision::Respond(res) => (
+    match guard_answer(jwt, bearer_request(token)).await {
+        None => (200, None, String::new()),
+        Some(res) => (
             res.status().as_u16(),
             res.headers().get("retry-after").map(|v| v.to_str().unwrap().to_owned()),
             String::from_utf8_lossy(res.body()).into_owned(),
@@ -252,7 +272,7 @@ async fn a_killed_redis_is_a_503_at_once_then_recovers_by_itself() {
     );
     let open_policy = JwtPolicy {
         revocation: RevocationPolicy {
-            on_store_failure: FailurePolicy::Open,
+            on_store_failure: OnStoreFailure::FailOpen,
             ..RevocationPolicy::default()
         },
         ..default_policy()
@@ -274,7 +294,7 @@ async fn a_killed_redis_is_a_503_at_once_then_recovers_by_itself() {
     assert_eq!(status, 503);
     assert!(retry_after.is_some_and(|r| r.parse::<u64>().unwrap() >= 1));
     let body: serde_json::Value = serde_json::from_str(&body).unwrap();
-    assert_eq!(body["type"], ProblemType::STORE_UNAVAILABLE.uri);
+    assert_eq!(body["type"], "tag:guard.rs,2026:problem:store-unavailable");
     // The breaker is open: the following requests are answered without touching the store.
     assert_eq!(closed.revocation_breaker(), Some(BreakerState::Open));
     assert_eq!(status_of(&closed, &token).await.0, 503);

@@ -26,7 +26,7 @@
 //! |---|---|---|
 //! | answers | refused (401) | passes |
 //! | misses one call (a blip: a timeout or an error while the breaker judges it healthy) | the check is asked once more; refused if that answers, else as below | passes if the second call answers |
-//! | is judged down (breaker open), or both calls failed | [`FailurePolicy::Closed`] (default): 503 with `Retry-After`; [`FailurePolicy::Open`]: passes unchecked, logged at most once a second | the same |
+//! | is judged down (breaker open), or both calls failed | [`OnStoreFailure::FailClosed`] (default): 503 with `Retry-After`; [`OnStoreFailure::FailOpen`]: passes unchecked, logged at most once a second | the same |
 //!
 //! So a revoked token never passes under the default policy, and one slow call costs a valid
 //! token a second deadline at most, not a 503. The breaker makes an outage cost a few timeouts
@@ -134,15 +134,16 @@ impl StoreFailure for RevocationStoreError {
     }
 }
 
-/// What to do when the revocation store cannot answer in time.
+/// What to do when the revocation store cannot answer in time: `"fail-closed"` (the default)
+/// or `"fail-open"` in configuration, the words guard-ratelimit's `OnStoreFailure` uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum FailurePolicy {
+#[serde(rename_all = "kebab-case")]
+pub enum OnStoreFailure {
     /// Refuse the request with 503 and `Retry-After` (a revoked token must never pass).
     #[default]
-    Closed,
+    FailClosed,
     /// Let the token through unchecked and log (availability over revocation).
-    Open,
+    FailOpen,
 }
 
 /// How revocation behaves; used when a store is attached with
@@ -150,11 +151,11 @@ pub enum FailurePolicy {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct RevocationPolicy {
-    /// What to do when the store fails (default: closed).
-    pub on_store_failure: FailurePolicy,
+    /// What to do when the store fails (default: fail closed).
+    pub on_store_failure: OnStoreFailure,
     /// The longest token lifetime (`exp - iat`) accepted while revocation is on, in seconds
     /// (default 86400, one day); also how long subject marks are kept.
-    #[serde(with = "crate::policy::secs")]
+    #[serde(with = "crate::clock::secs")]
     pub max_token_lifetime: Duration,
     /// Deadline and circuit breakers around every store call, one breaker per store node
     /// (default: [`BreakerConfig::default`], a 250 ms deadline, opening on a failure rate or an
@@ -165,7 +166,7 @@ pub struct RevocationPolicy {
 impl Default for RevocationPolicy {
     fn default() -> Self {
         Self {
-            on_store_failure: FailurePolicy::Closed,
+            on_store_failure: OnStoreFailure::FailClosed,
             max_token_lifetime: Duration::from_secs(86_400),
             breaker: BreakerConfig::default(),
         }
@@ -228,10 +229,10 @@ impl Revocations {
                 }
             }
             Err(err) => match self.policy.on_store_failure {
-                FailurePolicy::Closed => {
+                OnStoreFailure::FailClosed => {
                     Err(Rejection::Unavailable { retry_after: err.retry_after() })
                 }
-                FailurePolicy::Open => {
+                OnStoreFailure::FailOpen => {
                     self.log_fail_open(&err, now_ms);
                     Ok(())
                 }
@@ -303,11 +304,23 @@ mod tests {
     #[test]
     fn the_policy_deserializes_with_defaults() {
         let p: RevocationPolicy =
-            serde_json::from_str(r#"{"on_store_failure": "open", "max_token_lifetime": 900}"#)
+            serde_json::from_str(r#"{"on_store_failure": "fail-open", "max_token_lifetime": 900}"#)
                 .unwrap();
-        assert_eq!(p.on_store_failure, FailurePolicy::Open);
+        assert_eq!(p.on_store_failure, OnStoreFailure::FailOpen);
         assert_eq!(p.max_token_lifetime, Duration::from_secs(900));
         assert_eq!(p.breaker.deadline, Duration::from_millis(250));
         assert!(serde_json::from_str::<RevocationPolicy>(r#"{"fail": "open"}"#).is_err());
+    }
+
+    #[test]
+    fn the_store_failure_setting_has_the_words_of_guard_ratelimit() {
+        let read = |json: &str| serde_json::from_str::<OnStoreFailure>(json);
+        assert_eq!(read(r#""fail-closed""#).unwrap(), OnStoreFailure::FailClosed);
+        assert_eq!(read(r#""fail-open""#).unwrap(), OnStoreFailure::FailOpen);
+        for other in [r#""closed""#, r#""open""#, r#""fail_open""#, r#""FailOpen""#] {
+            assert!(read(other).is_err(), "{other}");
+        }
+        assert_eq!(OnStoreFailure::default(), OnStoreFailure::FailClosed);
+        assert_eq!(RevocationPolicy::default().on_store_failure, OnStoreFailure::FailClosed);
     }
 }

@@ -1,7 +1,7 @@
 //! Revocations in Redis, shared by every instance pointed at it (standalone or Cluster).
 //!
 //! Key layout, for a prefix `p` and a subject `s` (hash-tagged with guard-core's
-//! [`hash_tagged`](guard_core::redis::hash_tagged), so long or odd subjects are hashed):
+//! [`hash_tagged`](guard_core::keys::hash_tagged), so long or odd subjects are hashed):
 //!
 //! | key | value | TTL |
 //! |---|---|---|
@@ -18,9 +18,8 @@ use std::time::Duration;
 
 use std::sync::Arc;
 
-use guard_core::redis::{
-    RedisConnection, RedisSetupError, bounded_key, hash_tagged, retry_reconnected,
-};
+use guard_core::keys::{bounded_key, hash_tagged};
+use guard_core::redis::{RedisConnection, RedisSetupError, retry_reconnected};
 use redis::Script;
 
 use super::{RevocationStatus, RevocationStore, RevocationStoreError, StoreFuture};
@@ -149,22 +148,5 @@ impl RevocationStore for RedisRevocationStore {
 
     fn warm_up(&self) -> StoreFuture<'_, ()> {
         Box::pin(async move { Ok(self.conn.load_script(RAISE_MARK).await?) })
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_subjects_keys_share_one_hash_slot() {
-        // Keys are built without a connection; any RedisConnection would do, so test the parts.
-        let base = hash_tagged("p", "user-1");
-        assert_eq!(format!("{base}:t:{}", bounded_key("abc")), "p:{user-1}:t:abc");
-        assert_eq!(format!("{base}:all"), "p:{user-1}:all");
-        let long_jti = "j".repeat(65);
-        let long = bounded_key(&long_jti);
-        assert!(long.starts_with('#') && long.len() == 33);
-        assert_ne!(bounded_key("a b"), "a b");
     }
 }

@@ -1,9 +1,11 @@
-//! Helpers shared by the integration tests: tokens forged by hand, keys, clocks.
+//! Helpers shared by the integration tests: tokens forged by hand, keys, requests through the
+//! guard.
 #![allow(dead_code)] // each test file uses a different part
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use guard_jwt::Algorithm;
+use guard_core::{Decision, Guard, GuardRequest, GuardResponse, HttpRequestHead};
+use guard_jwt::{Algorithm, Jwt};
 use jsonwebtoken::EncodingKey;
 use serde_json::{Value, json};
 
@@ -64,4 +66,23 @@ pub fn hs(secret: &str) -> EncodingKey {
 /// A valid HS256 token with the test secret.
 pub fn hs256(claims: Value) -> String {
     forge(json!({"alg": "HS256", "typ": "JWT"}), claims, &hs(SECRET), Algorithm::HS256)
+}
+
+/// `GET /v1/me` with `Authorization: Bearer <token>`.
+pub fn bearer_request(token: &str) -> http::Request<()> {
+    http::Request::get("/v1/me")
+        .header("authorization", format!("Bearer {token}"))
+        .body(())
+        .unwrap()
+}
+
+/// What `jwt` does with `req` in front of a handler: `None` when it lets the request through,
+/// else its own answer.
+pub async fn guard_answer(jwt: &Jwt<Claims>, req: http::Request<()>) -> Option<GuardResponse> {
+    let (parts, ()) = req.into_parts();
+    let head = HttpRequestHead::new(&parts, None);
+    match jwt.check(&mut GuardRequest::new(&head)).await {
+        Decision::Continue(()) => None,
+        Decision::Respond(res) => Some(res),
+    }
 }
