@@ -266,7 +266,7 @@ fn named_in(text: &str) -> Vec<std::net::IpAddr> {
 }
 
 static LIMITER: LazyLock<guard_ratelimit::RateLimiter> = LazyLock::new(|| {
-    guard_ratelimit::RateLimitConfig::new("fz")
+    guard_ratelimit::RateLimitPolicy::new("fz")
         .quota("q", "1000000/60s".parse().expect("a quota"))
         .key(guard_ratelimit::Key::header(HeaderName::from_static("x-api-key")))
         .build(guard_ratelimit::MemoryStore::new(10_000))
@@ -278,14 +278,14 @@ static LIMITER: LazyLock<guard_ratelimit::RateLimiter> = LazyLock::new(|| {
 /// decides without panicking.
 pub fn ratelimit_key(data: &[u8]) {
     let key = String::from_utf8_lossy(data);
-    let tagged = guard_core::redis::hash_tagged("rl:api", &key);
+    let tagged = guard_core::keys::hash_tagged("rl:api", &key);
     assert_eq!(tagged.matches('{').count(), 1, "{tagged}");
     assert_eq!(tagged.matches('}').count(), 1, "{tagged}");
     assert!(tagged.ends_with('}') && tagged.len() <= "rl:api:{}".len() + 64, "{tagged}");
-    let bounded = guard_core::redis::bounded_key(&key);
+    let bounded = guard_core::keys::bounded_key(&key);
     assert_eq!(
-        guard_core::redis::key_slot(tagged.as_bytes()),
-        guard_core::redis::key_slot(bounded.as_bytes()),
+        guard_core::keys::key_slot(tagged.as_bytes()),
+        guard_core::keys::key_slot(bounded.as_bytes()),
         "one slot per key"
     );
     if bounded != key {
@@ -296,7 +296,7 @@ pub fn ratelimit_key(data: &[u8]) {
     let (a, b) = (String::from_utf8_lossy(a), String::from_utf8_lossy(b));
     if a != b {
         let (a_bounded, b_bounded) =
-            (guard_core::redis::bounded_key(&a), guard_core::redis::bounded_key(&b));
+            (guard_core::keys::bounded_key(&a), guard_core::keys::bounded_key(&b));
         assert_ne!(a_bounded, b_bounded, "{a:?} and {b:?} share a key");
     }
     let Ok(value) = HeaderValue::from_bytes(data) else { return };

@@ -31,6 +31,7 @@ const FEATURE_SETS: &[(&str, &str)] = &[
     ("guard-cors", ""),
     ("guard-validate", ""),
     ("guard-ratelimit", ""),
+    ("guard-ratelimit", "redis"),
     ("guard-jwt", ""),
     ("guard-jwt", "redis"),
     ("guard-jwt", "jwks"),

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 use guard_core::{Decision, Guard, GuardRequest, HttpRequestHead};
-use guard_ratelimit::{Key, MemoryStore, RateLimitConfig};
+use guard_ratelimit::{Key, MemoryStore, RateLimitPolicy};
 use http::{Request, Response};
 
 const CLIENT: &str = "203.0.113.9";
@@ -26,11 +26,11 @@ fn now<F: Future>(future: F) -> F::Output {
 
 fn ratelimit(c: &mut Criterion) {
     // A limit no benchmark run can reach, so that every decision admits and counts.
-    let limiter = RateLimitConfig::new("bench")
+    let limiter = RateLimitPolicy::new("bench")
         .quota("api", "1000000000/1s".parse().expect("a valid quota"))
         .key(Key::client_ip())
         .build(MemoryStore::default())
-        .expect("a valid rate-limit config");
+        .expect("a valid rate-limit policy");
 
     let (request, ()) = Request::get("/v1/me").body(()).expect("a valid request").into_parts();
     let peer: SocketAddr = format!("{CLIENT}:50000").parse().expect("a socket address");

@@ -1,6 +1,6 @@
 //! The three algorithms, as pure integer functions of a stored state and the time.
 //!
-//! The Redis script (`script.lua`) is a line-by-line transcription of this module: the same
+//! The Redis script (`store/script.lua`) is a line-by-line transcription of this module: the same
 //! state (three integers per policy and key), the same formulas, the same rounding. Every
 //! quantity stays below 2^53 (see [`MAX_LIMIT_TIMES_WINDOW_MS`](crate::MAX_LIMIT_TIMES_WINDOW_MS)),
 //! where Lua's doubles are exact, and divisions are exact integer divisions on both sides, so the
@@ -51,6 +51,7 @@ pub enum Algorithm {
 
 impl Algorithm {
     /// The one-letter code the Redis script and the keys use.
+    #[cfg(feature = "redis")]
     pub(crate) fn code(self) -> &'static str {
         match self {
             Algorithm::Gcra => "g",
@@ -287,6 +288,7 @@ impl PolicyStatus {
     }
 
     /// The same status `elapsed_ms` later, nothing else having happened (for the block cache).
+    #[cfg(feature = "redis")]
     pub(crate) fn aged(&self, elapsed_ms: u64) -> Self {
         let age = |ms: u64| if ms == NEVER { NEVER } else { ms.saturating_sub(elapsed_ms) };
         let mut aged = Self {
@@ -303,6 +305,7 @@ impl PolicyStatus {
     }
 
     /// Decodes the script's five numbers per policy.
+    #[cfg(feature = "redis")]
     pub(crate) fn from_script(v: [i64; 5], window_ms: u64) -> Self {
         let ms = |n: i64| if n < 0 { NEVER } else { n.unsigned_abs() };
         Self {

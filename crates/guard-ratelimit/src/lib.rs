@@ -1,10 +1,10 @@
 //! Rate limiting that holds one global limit across any number of instances (Redis, one atomic
 //! round trip per decision) or in memory on one instance, with the IETF `RateLimit` headers.
 //!
-//! A [`RateLimitConfig`] says what to limit: one or more named quotas ([`QuotaPolicy`],
+//! A [`RateLimitPolicy`] says what to limit: one or more named quotas ([`QuotaPolicy`],
 //! `"burst"` 10/1s and `"daily"` 1000/1d), an [`Algorithm`], whom to count ([`Key`]: the client
 //! IP behind trusted proxies, the authenticated subject, a header, or anything computed), and
-//! what to do when the shared store is down ([`OnStoreFailure`]). [`RateLimitConfig::build`]
+//! what to do when the shared store is down ([`OnStoreFailure`]). [`RateLimitPolicy::build`]
 //! checks it once (a typed [`RateLimitError`]) and compiles it onto a [`Store`] into a
 //! [`RateLimiter`], which is a [`guard_core::Guard`] for `guard-actix` and `guard-tower`.
 //!
@@ -38,18 +38,18 @@
 //!
 //! With several policies, a request is admitted only if every policy admits it, and then it
 //! counts against all of them; if any refuses, none is charged. A request may cost more than 1
-//! ([`RateLimitConfig::cost`], [`RateLimitConfig::cost_fn`]).
+//! ([`RateLimitPolicy::cost`], [`RateLimitPolicy::cost_fn`]).
 //!
 //! # Stores
 //! - [`MemoryStore`]: sharded, lock-light, bounded in keys with expiry-first eviction; exact on
 //!   one instance. Also the local fallback when Redis is down.
-//! - [`RedisStore`]: one Lua script per decision (`EVALSHA`, reloaded after `NOSCRIPT`), on
-//!   the Redis server's clock, standalone or Cluster (every key of a decision shares one hash
-//!   tag). A retried call carries the same request id and is never counted twice. A key that
-//!   Redis refused until `T` is refused locally until `T` without a round trip (the block
-//!   cache). Each call has a deadline (250 ms) and circuit breakers (one per Redis node,
-//!   [`guard_core::StoreBreakers`]), which open on evidence of an outage, never on one slow call,
-//!   and log once per change of state, never per request.
+//! - `RedisStore` (feature `redis`): one Lua script per decision (`EVALSHA`, reloaded after
+//!   `NOSCRIPT`), on the Redis server's clock, standalone or Cluster (every key of a decision
+//!   shares one hash tag). A retried call carries the same request id and is never counted
+//!   twice. A key that Redis refused until `T` is refused locally until `T` without a round trip
+//!   (the block cache). Each call has a deadline (250 ms) and circuit breakers (one per Redis
+//!   node, [`guard_core::StoreBreakers`]), which open on evidence of an outage, never on one slow
+//!   call, and log once per change of state, never per request.
 //!
 //! # When the shared store fails
 //!
@@ -59,19 +59,25 @@
 //! | is judged down (refused connections, or a failure rate over the breaker's window) | [`OnStoreFailure`]: `FailOpen` admits uncounted, `FailClosed` answers 503 + `Retry-After` at once, `Local` (the default) decides in the local limiter |
 //! | comes back | probes close the breaker within its open time (at most 4 s) and Redis decides again |
 //!
-//! [`RateLimiter::warm_up`] loads the script (on every master of a Cluster) before the server
+//! `RateLimiter::warm_up` loads the script (on every master of a Cluster) before the server
 //! listens, so the first burst after a deploy pays no `NOSCRIPT` round trip.
+//!
+//! # Features
+//!
+//! - `redis` (off by default): `RedisStore`, `Store::Redis`,
+//!   `From<RedisConnection> for Store` and `RateLimiter::warm_up`: one limit shared by every
+//!   instance, standalone or Cluster. Without it the crate has the memory store only.
 //!
 //! # Example
 //!
 //! ```
 //! use guard_core::{Decision, Guard, GuardRequest, GuardResponse, HttpRequestHead};
-//! use guard_ratelimit::{Key, MemoryStore, RateLimitConfig};
+//! use guard_ratelimit::{Key, MemoryStore, RateLimitPolicy};
 //! use http::{Request, StatusCode};
 //!
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! // 2 requests per minute per client IP, in memory (use a `RedisStore` to share the limit).
-//! let limiter = RateLimitConfig::new("auth")
+//! let limiter = RateLimitPolicy::new("auth")
 //!     .quota("auth", "2/60s".parse()?)
 //!     .key(Key::client_ip())
 //!     .build(MemoryStore::default())?;
@@ -104,14 +110,14 @@
 //! # }
 //! ```
 //!
-//! With Redis, shared by every instance, failing closed while Redis is down:
+//! With Redis (feature `redis`), shared by every instance, failing closed while Redis is down:
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
-//! use guard_ratelimit::{OnStoreFailure, RateLimitConfig, RedisStore};
+//! use guard_ratelimit::{OnStoreFailure, RateLimitPolicy, RedisStore};
 //!
 //! let store = RedisStore::connect("redis://127.0.0.1:6379").await?;
-//! let limiter = RateLimitConfig::new("auth")
+//! let limiter = RateLimitPolicy::new("auth")
 //!     .quota("burst", "10/1s".parse()?)
 //!     .quota("daily", "1000/86400s".parse()?)
 //!     .on_store_failure(OnStoreFailure::FailClosed)
@@ -122,13 +128,14 @@
 //!
 //! # Wiring a server from its environment
 //!
-//! Per client IP on the login routes, per authenticated user elsewhere; in Redis when
-//! `REDIS_URL` is set (one connection shared with the server's other stores), else in memory:
+//! Per client IP on the login routes, per authenticated user elsewhere; in Redis (feature
+//! `redis`) when `REDIS_URL` is set (one connection shared with the server's other stores), else
+//! in memory:
 //!
 //! ```no_run
 //! use guard_core::TrustedProxies;
 //! use guard_ratelimit::{
-//!     Key, MemoryStore, OnStoreFailure, Quota, RateLimitConfig, RateLimiter, Store,
+//!     Key, MemoryStore, OnStoreFailure, Quota, RateLimitPolicy, RateLimiter, Store,
 //! };
 //!
 //! async fn rate_limiters(
@@ -142,13 +149,13 @@
 //!         Some(conn) => conn.into(),
 //!         None => MemoryStore::default().into(),
 //!     };
-//!     let per_ip = RateLimitConfig::new("rl:auth")
+//!     let per_ip = RateLimitPolicy::new("rl:auth")
 //!         .quota("auth", auth)
 //!         .key(Key::client_ip())
 //!         .trusted_proxies(proxies.clone())
 //!         .on_store_failure(OnStoreFailure::FailClosed)
 //!         .build(store.clone())?;
-//!     let per_user = RateLimitConfig::new("rl:api")
+//!     let per_user = RateLimitPolicy::new("rl:api")
 //!         .quota("api", api)
 //!         .key(Key::subject()) // behind the JWT guard, which leaves the subject
 //!         .trusted_proxies(proxies)
@@ -156,26 +163,27 @@
 //!     Ok((per_ip, per_user))
 //! }
 //! ```
-#![forbid(unsafe_code)]
-#![warn(missing_docs)]
 
 mod algorithm;
-mod config;
+#[cfg(feature = "redis")]
+mod block_cache;
+mod guard;
+mod headers;
 mod key;
-mod limiter;
-mod memory;
+mod policy;
 mod quota;
-mod redis_store;
+mod store;
 #[cfg(test)]
 mod tests;
 
 pub use algorithm::{Algorithm, PolicyStatus};
-pub use config::{OnStoreFailure, RateLimitConfig, RateLimitError, Store};
+pub use guard::{DecidedBy, RateLimitOutcome, RateLimitState, RateLimiter, Verdict};
 /// The clocks, from guard-core: the memory store and the block cache read a [`MonotonicClock`];
 /// tests move a [`FakeClock`].
 pub use guard_core::{Clock, FakeClock, MonotonicClock};
 pub use key::{Key, MissingKey};
-pub use limiter::{DecidedBy, RateLimitOutcome, RateLimitState, RateLimiter, Verdict};
-pub use memory::MemoryStore;
+pub use policy::{RateLimitError, RateLimitPolicy};
 pub use quota::{MAX_LIMIT_TIMES_WINDOW_MS, Quota, QuotaError, QuotaPolicy};
-pub use redis_store::RedisStore;
+#[cfg(feature = "redis")]
+pub use store::RedisStore;
+pub use store::{MemoryStore, OnStoreFailure, Store};

@@ -6,7 +6,7 @@ use guard_core::{AllowedMethods, GuardExt, RequestIdGuard, Stack};
 use guard_cors::Cors;
 use guard_headers::SecureHeaders;
 use guard_jwt::Jwt;
-use guard_ratelimit::{Key, OnStoreFailure, RateLimitConfig, RateLimiter, Store};
+use guard_ratelimit::{Key, OnStoreFailure, RateLimitPolicy, RateLimiter, Store};
 
 use crate::Config;
 use crate::api::AccessClaims;
@@ -37,7 +37,7 @@ pub type AuthStack = RateLimiter;
 
 /// Builds the `/v1/auth/*` stack on `store`.
 pub fn auth_stack(config: &Config, store: Store) -> Result<AuthStack, StackError> {
-    Ok(RateLimitConfig::new(format!("{}:rl:auth", config.redis_prefix))
+    Ok(RateLimitPolicy::new(format!("{}:rl:auth", config.redis_prefix))
         .quota("auth", config.auth_rate_limit)
         .key(Key::client_ip())
         .trusted_proxies(config.trusted_proxies.clone())
@@ -77,7 +77,7 @@ pub fn user_stack(
     jwt: Jwt<AccessClaims>,
     store: Store,
 ) -> Result<UserStack, StackError> {
-    let per_user = RateLimitConfig::new(format!("{}:rl:api", config.redis_prefix))
+    let per_user = RateLimitPolicy::new(format!("{}:rl:api", config.redis_prefix))
         .quota("api", config.api_rate_limit)
         .key(Key::subject())
         .trusted_proxies(config.trusted_proxies.clone())

@@ -1,22 +1,17 @@
-//! The guard as a client sees it: headers on admitted and refused responses, keys, costs, the
-//! missing-key policy, and the whole thing through the Tower/axum adapter.
+//! The guard as a client sees it: headers on admitted and refused responses, keys, costs and the
+//! missing-key policy, called directly. (Through the Tower/axum adapter: `tests/tests/ratelimit.rs`
+//! of guard-tests.)
 
-use std::net::SocketAddr;
 use std::time::Duration;
 
-use axum::Router;
-use axum::routing::get;
 use guard_core::{
     Decision, Guard, GuardExt, GuardRequest, GuardResponse, HttpRequestHead, ResponseHead,
     TrustedProxies,
 };
-use guard_tower::GuardLayer;
 use http::{Request, StatusCode};
-use http_body_util::BodyExt;
-use tower::ServiceExt;
 
-use super::config;
-use crate::{Algorithm, FakeClock, Key, MemoryStore, MissingKey, RateLimitConfig, RateLimiter};
+use super::policy;
+use crate::{Algorithm, FakeClock, Key, MemoryStore, MissingKey, RateLimiter};
 
 fn memory(clock: &FakeClock) -> MemoryStore {
     MemoryStore::with_clock(1_000, clock.clone())
@@ -49,7 +44,7 @@ fn header(res: &GuardResponse, name: &str) -> Option<String> {
 #[tokio::test]
 async fn every_response_carries_both_headers_and_a_refusal_says_when_to_return() {
     let clock = FakeClock::new(0);
-    let limiter = config(Algorithm::Gcra, &[("burst", "2/1s"), ("daily", "1000/1d")])
+    let limiter = policy(Algorithm::Gcra, &[("burst", "2/1s"), ("daily", "1000/1d")])
         .build(memory(&clock))
         .unwrap();
     let policy = r#""burst";q=2;w=1, "daily";q=1000;w=86400"#;
@@ -89,7 +84,7 @@ async fn every_response_carries_both_headers_and_a_refusal_says_when_to_return()
 #[tokio::test]
 async fn retry_after_is_the_largest_wait_of_the_refusing_policies_rounded_up() {
     let clock = FakeClock::new(0);
-    let limiter = config(Algorithm::FixedWindow, &[("a", "1/1500ms"), ("b", "1/2500ms")])
+    let limiter = policy(Algorithm::FixedWindow, &[("a", "1/1500ms"), ("b", "1/2500ms")])
         .build(memory(&clock))
         .unwrap();
     call(&limiter, "198.51.100.1:1", &[]).await;
@@ -107,7 +102,7 @@ async fn retry_after_is_the_largest_wait_of_the_refusing_policies_rounded_up() {
 #[tokio::test]
 async fn legacy_headers_describe_the_most_constrained_policy() {
     let clock = FakeClock::new(0);
-    let limiter = config(Algorithm::FixedWindow, &[("minute", "10/60s"), ("second", "3/1s")])
+    let limiter = policy(Algorithm::FixedWindow, &[("minute", "10/60s"), ("second", "3/1s")])
         .legacy_headers(true)
         .build(memory(&clock))
         .unwrap();
@@ -122,7 +117,7 @@ async fn legacy_headers_describe_the_most_constrained_policy() {
 #[tokio::test]
 async fn clients_are_counted_by_ip_behind_trusted_proxies_ipv6_by_prefix() {
     let clock = FakeClock::new(0);
-    let limiter = config(Algorithm::Gcra, &[("q", "1/60s")])
+    let limiter = policy(Algorithm::Gcra, &[("q", "1/60s")])
         .trusted_proxies(TrustedProxies::parse("10.0.0.0/8").unwrap())
         .build(memory(&clock))
         .unwrap();
@@ -165,7 +160,7 @@ impl Guard for FakeAuth {
 async fn users_are_counted_by_subject_and_requests_without_one_follow_the_policy() {
     let clock = FakeClock::new(0);
     let per_user = |missing| {
-        config(Algorithm::Gcra, &[("q", "1/60s")])
+        policy(Algorithm::Gcra, &[("q", "1/60s")])
             .key(Key::from_extension(|c: &Claims| c.sub.clone()))
             .missing_key(missing)
             .build(memory(&clock))
@@ -190,7 +185,7 @@ async fn users_are_counted_by_subject_and_requests_without_one_follow_the_policy
     assert_eq!(res.status(), StatusCode::INTERNAL_SERVER_ERROR);
     assert_eq!(header(&res, "content-type").as_deref(), Some("application/problem+json"));
     // ...while a header the client did not send is the client's: a 403.
-    let per_key = config(Algorithm::Gcra, &[("q", "1/60s")])
+    let per_key = policy(Algorithm::Gcra, &[("q", "1/60s")])
         .key(http::HeaderName::from_static("x-api-key"))
         .build(memory(&clock))
         .unwrap();
@@ -202,7 +197,7 @@ async fn users_are_counted_by_subject_and_requests_without_one_follow_the_policy
 #[tokio::test]
 async fn costs_come_from_the_request_when_asked() {
     let clock = FakeClock::new(0);
-    let limiter = config(Algorithm::FixedWindow, &[("q", "10/60s")])
+    let limiter = policy(Algorithm::FixedWindow, &[("q", "10/60s")])
         .key(http::HeaderName::from_static("x-api-key"))
         .cost_fn(|req| if req.query() == Some("export") { 6 } else { 1 })
         .build(memory(&clock))
@@ -210,7 +205,7 @@ async fn costs_come_from_the_request_when_asked() {
     let key = [("x-api-key", "k1")];
     let res = call(&limiter, "203.0.113.1:1", &key).await;
     assert_eq!(header(&res, "ratelimit").as_deref(), Some(r#""q";r=9;t=60"#));
-    // Without the header there is no key: skipped by default.
+    // Without the header there is no key: refused (403), without the RateLimit header.
     assert!(header(&call(&limiter, "203.0.113.1:1", &[]).await, "ratelimit").is_none());
 
     let export = |limiter: RateLimiter| async move {
@@ -225,32 +220,6 @@ async fn costs_come_from_the_request_when_asked() {
 }
 
 #[tokio::test]
-async fn through_axum_every_response_is_labelled() {
-    let limiter = RateLimitConfig::new("axum")
-        .quota("minute", "2/60s".parse().unwrap())
-        .build(MemoryStore::default())
-        .unwrap();
-    let app: Router =
-        Router::new().route("/v1/thing", get(|| async { "hello" })).layer(GuardLayer::new(limiter));
-    let peer: SocketAddr = "203.0.113.50:4000".parse().unwrap();
-    let send = |app: Router| async move {
-        let mut req = Request::get("/v1/thing").body(axum::body::Body::empty()).unwrap();
-        req.extensions_mut().insert(peer);
-        app.oneshot(req).await.unwrap()
-    };
-    let res = send(app.clone()).await;
-    assert_eq!(res.status(), StatusCode::OK);
-    assert_eq!(res.headers()["ratelimit-policy"], r#""minute";q=2;w=60"#);
-    assert_eq!(res.headers()["ratelimit"], r#""minute";r=1;t=30"#);
-    assert_eq!(res.into_body().collect().await.unwrap().to_bytes(), "hello");
-    send(app.clone()).await;
-    let res = send(app).await;
-    assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
-    assert_eq!(res.headers()["retry-after"], "30");
-    assert_eq!(res.headers()["ratelimit"], r#""minute";r=0;t=30"#);
-}
-
-#[tokio::test]
 async fn each_refusal_is_reported_once_through_the_core() {
     let logs = std::sync::Arc::new(std::sync::Mutex::new(Vec::<u8>::new()));
     let sink = logs.clone();
@@ -258,7 +227,7 @@ async fn each_refusal_is_reported_once_through_the_core() {
         tracing_subscriber::fmt().with_writer(move || Sink(sink.clone())).with_ansi(false).finish();
     let _log = tracing::subscriber::set_default(subscriber);
     let clock = FakeClock::new(0);
-    let limiter = config(Algorithm::Gcra, &[("q", "1/60s")]).build(memory(&clock)).unwrap();
+    let limiter = policy(Algorithm::Gcra, &[("q", "1/60s")]).build(memory(&clock)).unwrap();
     for _ in 0..3 {
         call(&limiter, "203.0.113.1:1", &[]).await;
     }

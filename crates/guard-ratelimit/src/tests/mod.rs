@@ -6,7 +6,7 @@ mod guard;
 mod redis;
 mod suite;
 
-use crate::{Algorithm, OnStoreFailure, RateLimitConfig, Verdict};
+use crate::{Algorithm, OnStoreFailure, RateLimitPolicy, Verdict};
 use std::sync::atomic::{AtomicU32, Ordering};
 
 /// A prefix no other test of this process uses.
@@ -15,16 +15,16 @@ fn unique_prefix(tag: &str) -> String {
     format!("t{}-{tag}", N.fetch_add(1, Ordering::Relaxed))
 }
 
-/// A config for the tests: `quotas` as `(name, "n/window")`, fail closed, the default breaker
+/// A policy for the tests: `quotas` as `(name, "n/window")`, fail closed, the default breaker
 /// (what users run: a test that needs a longer deadline would hide a bad default).
-fn config(alg: Algorithm, quotas: &[(&str, &str)]) -> RateLimitConfig {
-    let mut config = RateLimitConfig::new(unique_prefix(alg.code()))
+fn policy(alg: Algorithm, quotas: &[(&str, &str)]) -> RateLimitPolicy {
+    let mut policy = RateLimitPolicy::new(unique_prefix(alg.code()))
         .algorithm(alg)
         .on_store_failure(OnStoreFailure::FailClosed);
     for (name, quota) in quotas {
-        config = config.quota(*name, quota.parse().expect("a valid quota"));
+        policy = policy.quota(*name, quota.parse().expect("a valid quota"));
     }
-    config
+    policy
 }
 
 const ALGORITHMS: [Algorithm; 3] =

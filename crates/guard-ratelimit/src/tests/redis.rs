@@ -9,10 +9,10 @@ use guard_core::{BreakerConfig, BreakerState, Decision, Guard, GuardRequest, Htt
 use guard_tests::redis_server::{RedisCluster, RedisServer, info_field};
 use http::{Request, StatusCode};
 
-use super::{ALGORITHMS, config, decided};
+use super::{ALGORITHMS, decided, policy};
 use crate::algorithm::Limits;
 use crate::{
-    Algorithm, DecidedBy, FakeClock, OnStoreFailure, RateLimitConfig, RateLimiter, RedisStore,
+    Algorithm, DecidedBy, FakeClock, OnStoreFailure, RateLimitPolicy, RateLimiter, RedisStore,
     Verdict,
 };
 
@@ -32,7 +32,7 @@ fn evalsha_calls(server: &RedisServer) -> u64 {
 async fn the_script_survives_script_flush() {
     let server = RedisServer::start();
     let limiter =
-        config(Algorithm::Gcra, &[("q", "3/60s")]).build(store(&server.url()).await).unwrap();
+        policy(Algorithm::Gcra, &[("q", "3/60s")]).build(store(&server.url()).await).unwrap();
     assert_eq!(decided(limiter.check_key("k", 1).await).policies()[0].remaining(), 2);
     assert_eq!(server.command(&["SCRIPT", "FLUSH"]).unwrap(), "OK");
     assert_eq!(server.command(&["SCRIPT", "EXISTS", "x"]).unwrap(), "0");
@@ -77,7 +77,7 @@ async fn a_repeated_request_id_is_counted_once() {
 #[tokio::test]
 async fn keys_share_one_hash_tag_and_long_keys_are_bounded() {
     let server = RedisServer::start();
-    let limiter = RateLimitConfig::new("kt")
+    let limiter = RateLimitPolicy::new("kt")
         .quota("burst", "5/1s".parse().unwrap())
         .quota("daily", "100/1d".parse().unwrap())
         .build(store(&server.url()).await)
@@ -108,7 +108,7 @@ async fn the_block_cache_refuses_locally_until_the_reset() {
     let clock = FakeClock::new(1_700_000_000_000);
     let store = store(&server.url()).await.with_script_clock(clock.clone());
     let limiter =
-        config(Algorithm::Gcra, &[("q", "2/60s")]).clock(clock.clone()).build(store).unwrap();
+        policy(Algorithm::Gcra, &[("q", "2/60s")]).clock(clock.clone()).build(store).unwrap();
     assert!(limiter.check_key("k", 1).await.admitted());
     assert!(limiter.check_key("k", 1).await.admitted());
     let refused = decided(limiter.check_key("k", 1).await);
@@ -189,7 +189,7 @@ async fn an_outage_falls_back_to_divided_local_limits_and_recovers() {
     let mut server = RedisServer::start();
     // The default breaker: a refused connection opens it at once.
     let breaker = BreakerConfig::default();
-    let limiter = config(Algorithm::Gcra, &[("q", "6/60s")])
+    let limiter = policy(Algorithm::Gcra, &[("q", "6/60s")])
         .on_store_failure(OnStoreFailure::local(3))
         .breaker(breaker)
         .build(store(&server.url()).await)
@@ -244,11 +244,11 @@ fn request() -> http::request::Parts {
 #[tokio::test]
 async fn fail_closed_answers_503_and_fail_open_admits_uncounted() {
     let mut server = RedisServer::start();
-    let closed = config(Algorithm::Gcra, &[("q", "5/60s")])
+    let closed = policy(Algorithm::Gcra, &[("q", "5/60s")])
         .on_store_failure(OnStoreFailure::FailClosed)
         .build(store(&server.url()).await)
         .unwrap();
-    let open = config(Algorithm::Gcra, &[("q", "5/60s")])
+    let open = policy(Algorithm::Gcra, &[("q", "5/60s")])
         .on_store_failure(OnStoreFailure::FailOpen)
         .build(store(&server.url()).await)
         .unwrap();
@@ -279,7 +279,7 @@ async fn fail_closed_answers_503_and_fail_open_admits_uncounted() {
 /// `instances` limiters, each with its own connection, deciding `requests` concurrent requests
 /// for one key: how many were admitted, and how many refused.
 async fn race(url: &str, alg: Algorithm, instances: usize, requests: usize) -> (usize, usize) {
-    let base = config(alg, &[("q", "7/1h")]);
+    let base = policy(alg, &[("q", "7/1h")]);
     let mut limiters: Vec<RateLimiter> = Vec::new();
     for _ in 0..instances {
         let conn = guard_core::redis::connect(url).await.expect("connect");
@@ -319,7 +319,7 @@ async fn a_cluster_holds_the_limit_exactly_and_survives_script_flush() {
     }
     // Many keys, spread over the slots of every master, two policies each: each decision's
     // keys share one slot (a cross-slot script would fail).
-    let limiter = config(Algorithm::Gcra, &[("burst", "2/1s"), ("daily", "100/1d")])
+    let limiter = policy(Algorithm::Gcra, &[("burst", "2/1s"), ("daily", "100/1d")])
         .build(store(&url).await)
         .unwrap();
     for i in 0..30 {
@@ -343,7 +343,7 @@ async fn one_slow_call_is_decided_locally_and_a_slow_store_opens_the_breaker_by_
     let proxy = FaultProxy::start(server.addr());
     // Fail closed, default breaker: a blip must still not be a 503.
     let limiter =
-        config(Algorithm::Gcra, &[("q", "100/60s")]).build(store(&proxy.url()).await).unwrap();
+        policy(Algorithm::Gcra, &[("q", "100/60s")]).build(store(&proxy.url()).await).unwrap();
     limiter.warm_up().await.unwrap();
     for _ in 0..25 {
         assert_eq!(decided(limiter.check_key("k", 1).await).decided_by(), DecidedBy::Store);

@@ -10,7 +10,7 @@ use guard_tests::redis_server::RedisServer;
 use proptest::prelude::*;
 use proptest::test_runner::{Config as ProptestConfig, TestRunner};
 
-use super::{ALGORITHMS, config, decided};
+use super::{ALGORITHMS, decided, policy};
 use crate::{Algorithm, FakeClock, MemoryStore, RateLimitOutcome, RateLimiter, RedisStore, Store};
 
 /// Aligned on every window the suite uses, so sliding windows start at a known point.
@@ -37,7 +37,7 @@ impl Rig {
 
     /// A limiter with a fresh prefix; no block cache, so every decision is the store's.
     fn limiter(&self, alg: Algorithm, quotas: &[(&str, &str)]) -> RateLimiter {
-        config(alg, quotas)
+        policy(alg, quotas)
             .block_cache_keys(0)
             .clock(self.clock.clone())
             .build(self.store.clone())

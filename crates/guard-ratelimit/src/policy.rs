@@ -1,103 +1,31 @@
-//! The plain-data description of a limiter, [`RateLimitConfig`], checked and compiled once by
-//! [`RateLimitConfig::build`].
+//! The plain-data description of a limiter, [`RateLimitPolicy`], checked and compiled once by
+//! [`RateLimitPolicy::build`] into the [`RateLimiter`] guard.
 
 use std::fmt;
-use std::num::NonZeroU32;
 use std::sync::Arc;
 
-use guard_core::redis::RedisConnection;
-use guard_core::{BreakerConfig, BreakerConfigError, GuardRequest, TrustedProxies};
-use serde::{Deserialize, Serialize};
+use guard_core::{BreakerConfig, BreakerConfigError, Clock, GuardRequest, TrustedProxies};
+use serde::Deserialize;
 
-use crate::algorithm::Algorithm;
+use crate::algorithm::{Algorithm, Limits};
+use crate::guard::{Backend, CostFn, Parts, RateLimiter};
+use crate::headers::RateLimitHeaders;
 use crate::key::{Key, MissingKey};
-use crate::limiter::RateLimiter;
-use crate::memory::MemoryStore;
 use crate::quota::{Quota, QuotaPolicy};
-use crate::redis_store::RedisStore;
-use guard_core::Clock;
-
-/// What a limiter with a shared store does while the store is down (unreachable, slower than
-/// the breaker's deadline, or failing). Decided per limiter: a login route may fail closed while
-/// the rest of the API falls back to local limits.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case", deny_unknown_fields)]
-pub enum OnStoreFailure {
-    /// Admit every request, uncounted, with `RateLimit-Policy` but no `RateLimit` header.
-    FailOpen,
-    /// Refuse every request with 503 problem+json and `Retry-After` (until the breaker's next
-    /// probe, at least 1 s).
-    FailClosed,
-    /// Decide in a per-instance memory store, each quota divided by `instances` (the number of
-    /// instances sharing the limit), so that together they stay near the global limit.
-    Local {
-        /// How many instances share the limit (at least 1).
-        instances: NonZeroU32,
-    },
-}
-
-impl Default for OnStoreFailure {
-    /// [`Local`](Self::Local) with one instance: every instance keeps enforcing the full quota
-    /// on its own, neither blocking everybody nor letting everybody through.
-    fn default() -> Self {
-        Self::Local { instances: NonZeroU32::MIN }
-    }
-}
-
-impl OnStoreFailure {
-    /// The local fallback for `instances` instances (0 counts as 1).
-    pub fn local(instances: u32) -> Self {
-        Self::Local { instances: NonZeroU32::new(instances).unwrap_or(NonZeroU32::MIN) }
-    }
-}
-
-/// Where a limiter keeps its counters.
-#[derive(Debug, Clone)]
-pub enum Store {
-    /// In this process: exact for one instance.
-    Memory(MemoryStore),
-    /// In Redis: one global limit across every instance.
-    Redis(RedisStore),
-}
-
-impl From<MemoryStore> for Store {
-    fn from(store: MemoryStore) -> Self {
-        Store::Memory(store)
-    }
-}
-
-impl From<RedisStore> for Store {
-    fn from(store: RedisStore) -> Self {
-        Store::Redis(store)
-    }
-}
-
-impl From<RedisConnection> for Store {
-    fn from(conn: RedisConnection) -> Self {
-        Store::Redis(RedisStore::new(conn))
-    }
-}
-
-/// A request's cost computed from its head.
-#[derive(Clone)]
-pub(crate) struct CostFn(
-    pub(crate) Arc<dyn for<'a, 'r> Fn(&'a GuardRequest<'r>) -> u32 + Send + Sync>,
-);
-
-impl fmt::Debug for CostFn {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("CostFn(..)")
-    }
-}
+use crate::store::{MemoryStore, OnStoreFailure, Store};
+#[cfg(feature = "redis")]
+use crate::{block_cache::BlockCache, guard::Shared, store::RedisStore};
+#[cfg(feature = "redis")]
+use guard_core::{MonotonicClock, StoreBreakers};
 
 /// How to limit one group of routes: plain data, from code or from a configuration file, turned
 /// into a [`RateLimiter`] guard by [`build`](Self::build).
 ///
 /// ```
-/// use guard_ratelimit::{Algorithm, Key, MemoryStore, OnStoreFailure, RateLimitConfig};
+/// use guard_ratelimit::{Algorithm, Key, MemoryStore, OnStoreFailure, RateLimitPolicy};
 ///
 /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
-/// let limiter = RateLimitConfig::new("auth")
+/// let limiter = RateLimitPolicy::new("auth")
 ///     .quota("burst", "10/1s".parse()?)
 ///     .quota("daily", "1000/1d".parse()?)
 ///     .key(Key::client_ip())
@@ -105,7 +33,7 @@ impl fmt::Debug for CostFn {
 ///     .build(MemoryStore::default())?;
 /// # let _ = limiter;
 ///
-/// let config: RateLimitConfig = serde_json::from_str(r#"{
+/// let policy: RateLimitPolicy = serde_json::from_str(r#"{
 ///     "prefix": "api",
 ///     "algorithm": "sliding-window",
 ///     "quotas": [{"name": "minute", "quota": "100/60s"}],
@@ -114,15 +42,15 @@ impl fmt::Debug for CostFn {
 ///     "on_store_failure": {"local": {"instances": 3}},
 ///     "legacy_headers": true
 /// }"#)?;
-/// assert_eq!(config.algorithm, Algorithm::SlidingWindow);
-/// let limiter = config.build(MemoryStore::default())?;
+/// assert_eq!(policy.algorithm, Algorithm::SlidingWindow);
+/// let limiter = policy.build(MemoryStore::default())?;
 /// # let _ = limiter;
 /// # Ok(())
 /// # }
 /// ```
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
-pub struct RateLimitConfig {
+pub struct RateLimitPolicy {
     /// Starts every store key of this limiter; must differ between limiters sharing a store.
     /// 1 to 64 ASCII letters, digits, `-`, `_`, `.` or `:` (default `rl`).
     pub prefix: String,
@@ -159,6 +87,7 @@ pub struct RateLimitConfig {
     pub legacy_headers: bool,
     #[serde(skip)]
     pub(crate) cost_fn: Option<CostFn>,
+    /// Read by a shared store's block cache and local fallback only.
     #[serde(skip)]
     pub(crate) clock: Option<ClockHandle>,
 }
@@ -173,7 +102,7 @@ impl fmt::Debug for ClockHandle {
     }
 }
 
-impl Default for RateLimitConfig {
+impl Default for RateLimitPolicy {
     fn default() -> Self {
         Self {
             prefix: "rl".into(),
@@ -227,7 +156,7 @@ pub enum RateLimitError {
     InvalidIpv6Prefix(u8),
 }
 
-impl RateLimitConfig {
+impl RateLimitPolicy {
     /// The defaults under `prefix`; add quotas with [`quota`](Self::quota).
     pub fn new(prefix: impl Into<String>) -> Self {
         Self { prefix: prefix.into(), ..Self::default() }
@@ -311,10 +240,58 @@ impl RateLimitConfig {
         self
     }
 
-    /// Checks the configuration and compiles it into a guard on `store`.
+    /// Checks the policy and compiles it into a guard on `store`.
     pub fn build(&self, store: impl Into<Store>) -> Result<RateLimiter, RateLimitError> {
         self.validate()?;
-        Ok(RateLimiter::compile(self, store.into()))
+        Ok(self.compile(store.into()))
+    }
+
+    /// Compiles a checked policy: the limits, the headers encoded once, and the store.
+    fn compile(&self, store: Store) -> RateLimiter {
+        let backend = match store {
+            Store::Memory(memory) => Backend::Memory(memory),
+            #[cfg(feature = "redis")]
+            Store::Redis(store) => Backend::Shared(Box::new(self.compile_shared(store))),
+        };
+        RateLimiter::new(Parts {
+            prefix: self.prefix.clone(),
+            algorithm: self.algorithm,
+            limits: self.quotas.iter().map(|p| Limits::from(p.quota)).collect(),
+            headers: RateLimitHeaders::new(self.quotas.clone(), self.legacy_headers),
+            key: self.key.clone(),
+            trusted_proxies: self.trusted_proxies.clone(),
+            missing_key: self.missing_key,
+            cost: self.cost,
+            cost_fn: self.cost_fn.clone(),
+            backend,
+        })
+    }
+
+    /// Compiles the shared `store` with its breakers, its local fallback and its block cache.
+    #[cfg(feature = "redis")]
+    fn compile_shared(&self, store: RedisStore) -> Shared {
+        let clock: Arc<dyn Clock> = match &self.clock {
+            Some(handle) => handle.0.clone(),
+            None => Arc::new(MonotonicClock::new()),
+        };
+        let instances = match self.on_store_failure {
+            OnStoreFailure::Local { instances } => instances.get(),
+            OnStoreFailure::FailOpen | OnStoreFailure::FailClosed => 1,
+        };
+        Shared {
+            store,
+            suffixes: RedisStore::key_suffixes(self.algorithm, &self.quotas),
+            breakers: StoreBreakers::new(format!("rate limit `{}`", self.prefix), self.breaker),
+            on_failure: self.on_store_failure,
+            local: MemoryStore::with_clock(self.fallback_max_keys, clock.clone()),
+            local_limits: self
+                .quotas
+                .iter()
+                .map(|p| Limits::from(p.quota.divided(instances)))
+                .collect(),
+            blocks: (self.block_cache_keys > 0)
+                .then(|| BlockCache::new(self.block_cache_keys, clock)),
+        }
     }
 
     fn validate(&self) -> Result<(), RateLimitError> {
@@ -353,17 +330,17 @@ impl RateLimitConfig {
 mod tests {
     use super::*;
 
-    fn base() -> RateLimitConfig {
-        RateLimitConfig::new("t").quota("a", "5/1s".parse().unwrap())
+    fn base() -> RateLimitPolicy {
+        RateLimitPolicy::new("t").quota("a", "5/1s".parse().unwrap())
     }
 
-    fn err(config: RateLimitConfig) -> RateLimitError {
-        config.build(MemoryStore::new(10)).unwrap_err()
+    fn err(policy: RateLimitPolicy) -> RateLimitError {
+        policy.build(MemoryStore::new(10)).unwrap_err()
     }
 
     #[test]
     fn mistakes_are_typed_errors() {
-        assert_eq!(err(RateLimitConfig::new("t")), RateLimitError::NoQuotas);
+        assert_eq!(err(RateLimitPolicy::new("t")), RateLimitError::NoQuotas);
         assert_eq!(
             err(base().quota("a", "1/1s".parse().unwrap())),
             RateLimitError::DuplicatePolicyName("a".into())
@@ -393,7 +370,7 @@ mod tests {
 
     #[test]
     fn configuration_files_deserialize_with_defaults() {
-        let c: RateLimitConfig =
+        let c: RateLimitPolicy =
             serde_json::from_str(r#"{"quotas": [{"name": "auth", "quota": "10/60s"}]}"#).unwrap();
         assert_eq!(c.prefix, "rl");
         assert_eq!(c.algorithm, Algorithm::Gcra);
@@ -402,7 +379,7 @@ mod tests {
         assert_eq!(c.cost, 1);
         assert_eq!(c.block_cache_keys, 10_000);
         assert!(!c.legacy_headers);
-        let c: RateLimitConfig = serde_json::from_str(
+        let c: RateLimitPolicy = serde_json::from_str(
             r#"{"quotas": [], "on_store_failure": "fail-closed", "missing_key": "refuse",
                 "algorithm": "fixed-window", "breaker": {"deadline": 50}}"#,
         )
@@ -410,7 +387,7 @@ mod tests {
         assert_eq!(c.on_store_failure, OnStoreFailure::FailClosed);
         assert_eq!(c.breaker.deadline, std::time::Duration::from_millis(50));
         assert_eq!(c.algorithm, Algorithm::FixedWindow);
-        assert!(serde_json::from_str::<RateLimitConfig>(r#"{"quota": []}"#).is_err());
+        assert!(serde_json::from_str::<RateLimitPolicy>(r#"{"quota": []}"#).is_err());
         let local: OnStoreFailure = serde_json::from_str(r#"{"local": {"instances": 4}}"#).unwrap();
         assert_eq!(local, OnStoreFailure::local(4));
         assert!(serde_json::from_str::<OnStoreFailure>(r#"{"local": {"instances": 0}}"#).is_err());

@@ -87,13 +87,14 @@ impl<V> BoundedMap<V> {
     }
 
     /// Reads the live value of `key`.
+    #[cfg(feature = "redis")]
     pub(crate) fn get<R>(&self, key: &str, now: u64, read: impl FnOnce(&V) -> R) -> Option<R> {
         let shard = lock(self.shard(key));
         shard.map.get(key).filter(|slot| slot.expires > now).map(|slot| read(&slot.value))
     }
 
     /// Forgets `key`.
-    #[cfg(test)]
+    #[cfg(all(test, feature = "redis"))]
     pub(crate) fn remove(&self, key: &str) {
         lock(self.shard(key)).map.remove(key);
     }

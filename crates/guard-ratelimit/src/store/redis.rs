@@ -10,12 +10,13 @@ use guard_core::redis::{RedisConnection, RedisSetupError};
 use redis::{ErrorKind, RedisError};
 
 use crate::algorithm::{Algorithm, Evaluation, Limits, PolicyStatus};
+use crate::quota::QuotaPolicy;
 
 const SCRIPT_CODE: &str = include_str!("script.lua");
 
 static SCRIPT: LazyLock<redis::Script> = LazyLock::new(|| redis::Script::new(SCRIPT_CODE));
 
-/// The Redis store: one global limit for every instance that shares the Redis.
+/// The Redis store (feature `redis`): one global limit for every instance that shares the Redis.
 ///
 /// # The script
 /// `EVALSHA` of `script.lua` (redis-rs's `Script` sends `SCRIPT LOAD` and retries when the
@@ -139,6 +140,17 @@ impl RedisStore {
     /// Loads the decision script (on every master of a Cluster) before the first request.
     pub async fn warm_up(&self) -> Result<(), RedisError> {
         self.conn.load_script(SCRIPT_CODE).await
+    }
+
+    /// The suffix of each policy's state key, `:<policy>:<algorithm>:<limit>:<window ms>` (see
+    /// [Keys](Self#keys)), in the order of `policies`.
+    pub(crate) fn key_suffixes(alg: Algorithm, policies: &[QuotaPolicy]) -> Vec<String> {
+        policies
+            .iter()
+            .map(|p| {
+                format!(":{}:{}:{}:{}", p.name, alg.code(), p.quota.limit(), p.quota.window_ms())
+            })
+            .collect()
     }
 
     /// A request id no other call of any instance uses.
