@@ -4,7 +4,7 @@ use std::future::{Ready, ready};
 
 use actix_web::dev::Payload;
 use actix_web::{FromRequest, HttpMessage, HttpRequest};
-use guard_core::{Problem, ProblemType};
+use guard_core::Problem;
 
 /// Everything the guards of every [`GuardMiddleware`](crate::GuardMiddleware) on the way left for
 /// the handler, kept as one request extension (actix-web has its own extension map type).
@@ -45,7 +45,7 @@ impl<T: Clone + Send + Sync + 'static> FromRequest for GuardData<T> {
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let found = req.extensions().get::<GuardExtensions>().and_then(|e| e.0.get::<T>().cloned());
         ready(found.map(GuardData).ok_or_else(|| {
-            let problem = Problem::new(ProblemType::INTERNAL);
+            let problem = Problem::missing_guard_data(std::any::type_name::<T>());
             actix_web::error::InternalError::from_response(
                 "a guard's data was requested but no guard left it",
                 crate::problem(problem),

@@ -18,8 +18,6 @@
 //!     .wrap(GuardMiddleware::new(security_headers().then(cors())))
 //!     .route("/health", web::get().to(|| async { "ok" }));
 //! ```
-#![forbid(unsafe_code)]
-#![warn(missing_docs)]
 
 mod convert;
 mod extract;

@@ -81,9 +81,7 @@ where
     fn call(&self, req: ServiceRequest) -> Self::Future {
         let inner = self.inner.clone();
         let guard = self.guard.clone();
-        // Every log line of this request (the guards', the handler's) is inside this span;
-        // `RequestIdGuard` fills in the id.
-        let span = tracing::info_span!("request", request_id = tracing::field::Empty);
+        let span = guard_core::request_span();
         Box::pin(
             async move {
                 let Some(head) = ActixRequestHead::new(&req) else {

@@ -56,3 +56,24 @@ impl RequestHead for ActixRequestHead<'_> {
         self.peer
     }
 }
+
+#[cfg(test)]
+mod tests {
+    /// Why the middleware's answer to an unconvertible method never happens: every method
+    /// actix-web's `http` 0.2 accepts, `http` 1.x accepts too (its token set is a superset), so
+    /// every request reaches the guards.
+    #[test]
+    fn every_method_http_02_parses_converts_to_http_1() {
+        let mut accepted = 0;
+        for a in 0..=u8::MAX {
+            for candidate in [vec![a], vec![b'X', a, b'Y'], vec![a; 20]] {
+                if let Ok(old) = http02::Method::from_bytes(&candidate) {
+                    accepted += 1;
+                    let new = http::Method::from_bytes(old.as_str().as_bytes());
+                    assert!(new.is_ok(), "{:?} parses in http 0.2 only", old.as_str());
+                }
+            }
+        }
+        assert!(accepted > 200, "the loop tried real methods: {accepted}");
+    }
+}

@@ -97,6 +97,13 @@ pub trait GuardExt: Guard + Sized {
     fn then<Inner: Guard>(self, inner: Inner) -> Stack<Self, Inner> {
         Stack::new(self, inner)
     }
+
+    /// This guard with its type erased, so that a stack can be stored or named without
+    /// spelling out `Stack<Stack<…>>` (one allocation per request for the check's future and
+    /// one for its state).
+    fn boxed(self) -> crate::BoxGuard {
+        crate::BoxGuard::new(self)
+    }
 }
 
 impl<G: Guard> GuardExt for G {}

@@ -60,15 +60,15 @@
 //! }
 //! # });
 //! ```
-#![forbid(unsafe_code)]
-#![warn(missing_docs)]
 
 #[cfg(feature = "breaker")]
 mod breaker;
 mod client_ip;
 mod clock;
+mod compose;
 mod guard;
 mod header;
+pub mod keys;
 mod methods;
 #[cfg(feature = "breaker")]
 mod millis;
@@ -88,12 +88,13 @@ pub use breaker::{
 };
 pub use client_ip::{ForwardedHeader, TrustedProxies, TrustedProxiesError};
 pub use clock::{Clock, FakeClock, MonotonicClock, SystemClock};
+pub use compose::{BoxGuard, BoxState, GuardFn, guard_fn};
 pub use guard::{Decision, Guard, GuardExt, Stack};
 pub use header::{HeaderKey, HeaderValues, PreparedHeader, vary_contains};
 pub use methods::{AllowedMethods, AllowedMethodsError};
 pub use problem::{PROBLEM_JSON, Problem, ProblemType};
 pub use request::{GuardRequest, HttpRequestHead, RequestHead};
-pub use request_id::{RequestId, RequestIdGuard, RequestIdState};
+pub use request_id::{RequestId, RequestIdGuard, RequestIdState, request_span};
 pub use response::{GuardResponse, ResponseHead};
 pub use subject::Subject;
 

@@ -110,4 +110,53 @@ mod tests {
             ]
         );
     }
+
+    /// Collects what was logged, with levels and targets.
+    #[derive(Clone, Default)]
+    struct Logs(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Logs {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner).extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    /// The log levels the README promises: a client's refusal at `info`, a store-down refusal
+    /// at `debug` (the breaker warned once), a request line at `info`, at `warn` for a 5xx.
+    #[tokio::test]
+    async fn refusals_and_request_lines_log_at_their_promised_levels() {
+        use crate::{
+            Decision, Guard, GuardRequest, GuardResponse, HttpRequestHead, RequestIdGuard,
+        };
+        let logs = Logs::default();
+        let writer = logs.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(move || writer.clone())
+            .with_max_level(tracing::Level::TRACE)
+            .with_ansi(false)
+            .finish();
+        let _log = tracing::subscriber::set_default(subscriber);
+        refused("ratelimit", "auth", "quota exhausted", StatusCode::TOO_MANY_REQUESTS);
+        refused("ratelimit", "auth", "store unavailable", StatusCode::SERVICE_UNAVAILABLE);
+        let guard = RequestIdGuard::default();
+        for status in [StatusCode::OK, StatusCode::BAD_GATEWAY] {
+            let (parts, ()) = http::Request::get("/x").body(()).unwrap().into_parts();
+            let head = HttpRequestHead::new(&parts, None);
+            let mut req = GuardRequest::new(&head);
+            let Decision::Continue(state) = guard.check(&mut req).await else { panic!() };
+            guard.respond(state, &mut GuardResponse::new(status));
+        }
+        let text = String::from_utf8_lossy(&logs.0.lock().unwrap()).into_owned();
+        let line = |needle: &str| {
+            text.lines().find(|l| l.contains(needle)).unwrap_or_else(|| panic!("{needle}: {text}"))
+        };
+        assert!(line("quota exhausted").contains(" INFO guard::refusal"), "{text}");
+        assert!(line("store unavailable").contains("DEBUG guard::refusal"), "{text}");
+        assert!(line("status=200").contains(" INFO guard::request"), "{text}");
+        assert!(line("status=502").contains(" WARN guard::request"), "{text}");
+    }
 }

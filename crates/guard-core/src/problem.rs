@@ -180,6 +180,18 @@ impl Problem {
             .with_detail("this resource does not serve that method")
     }
 
+    /// 500 for a handler that asked for data of type `type_name` that no guard left: the guard
+    /// that should leave it is not installed on this route, a server misconfiguration. Logged
+    /// as an error naming the type (the client sees no detail). What both adapters' `GuardData`
+    /// extractors answer.
+    pub fn missing_guard_data(type_name: &str) -> Self {
+        tracing::error!(
+            data = type_name,
+            "a handler asked for data no guard left: install the guard that leaves it on this route"
+        );
+        Self::new(ProblemType::INTERNAL)
+    }
+
     /// 503 for a store the request needs that is down (the policy said fail closed), with
     /// `Retry-After` in whole seconds, at least 1.
     pub fn store_unavailable(retry_after: std::time::Duration) -> Self {
@@ -299,22 +311,84 @@ mod tests {
         assert_eq!(back, p);
     }
 
+    /// The `type` URIs, titles and statuses are a public contract (clients match on them): each
+    /// is written out here, so that a change to one fails this test instead of passing silently.
     #[test]
-    fn type_uris_are_unique_per_kind() {
-        let kinds = [
-            ProblemType::MALFORMED_BODY,
-            ProblemType::UNAUTHORIZED,
-            ProblemType::INVALID_TOKEN,
-            ProblemType::FORBIDDEN,
-            ProblemType::CORS_REJECTED,
-            ProblemType::CONFLICT,
-            ProblemType::PAYLOAD_TOO_LARGE,
-            ProblemType::UNSUPPORTED_MEDIA_TYPE,
-            ProblemType::VALIDATION_FAILED,
-            ProblemType::RATE_LIMITED,
-            ProblemType::STORE_UNAVAILABLE,
+    fn every_kind_keeps_its_published_uri_title_and_status() {
+        let published = [
+            (ProblemType::BAD_REQUEST, "about:blank", "Bad Request", 400),
+            (
+                ProblemType::MALFORMED_BODY,
+                "tag:guard.rs,2026:problem:malformed-body",
+                "Malformed request body",
+                400,
+            ),
+            (
+                ProblemType::UNAUTHORIZED,
+                "tag:guard.rs,2026:problem:unauthorized",
+                "Unauthorized",
+                401,
+            ),
+            (
+                ProblemType::INVALID_TOKEN,
+                "tag:guard.rs,2026:problem:invalid-token",
+                "Invalid token",
+                401,
+            ),
+            (ProblemType::FORBIDDEN, "tag:guard.rs,2026:problem:forbidden", "Forbidden", 403),
+            (
+                ProblemType::CORS_REJECTED,
+                "tag:guard.rs,2026:problem:cors-rejected",
+                "Cross-origin request not allowed",
+                403,
+            ),
+            (ProblemType::NOT_FOUND, "about:blank", "Not Found", 404),
+            (ProblemType::METHOD_NOT_ALLOWED, "about:blank", "Method Not Allowed", 405),
+            (
+                ProblemType::REQUEST_TIMEOUT,
+                "tag:guard.rs,2026:problem:request-timeout",
+                "Request timeout",
+                408,
+            ),
+            (ProblemType::CONFLICT, "tag:guard.rs,2026:problem:conflict", "Conflict", 409),
+            (
+                ProblemType::PAYLOAD_TOO_LARGE,
+                "tag:guard.rs,2026:problem:payload-too-large",
+                "Request body too large",
+                413,
+            ),
+            (
+                ProblemType::UNSUPPORTED_MEDIA_TYPE,
+                "tag:guard.rs,2026:problem:unsupported-media-type",
+                "Unsupported media type",
+                415,
+            ),
+            (
+                ProblemType::VALIDATION_FAILED,
+                "tag:guard.rs,2026:problem:validation-failed",
+                "Validation failed",
+                422,
+            ),
+            (
+                ProblemType::RATE_LIMITED,
+                "tag:guard.rs,2026:problem:rate-limited",
+                "Too many requests",
+                429,
+            ),
+            (ProblemType::INTERNAL, "about:blank", "Internal Server Error", 500),
+            (
+                ProblemType::STORE_UNAVAILABLE,
+                "tag:guard.rs,2026:problem:store-unavailable",
+                "Service temporarily unavailable",
+                503,
+            ),
         ];
-        let uris: std::collections::HashSet<_> = kinds.iter().map(|k| k.uri).collect();
-        assert_eq!(uris.len(), kinds.len());
+        for (kind, uri, title, status) in published {
+            assert_eq!((kind.uri, kind.title, kind.status.as_u16()), (uri, title, status));
+        }
+        // Distinct kinds never share a tag URI (about:blank is the generic, per-status kind).
+        let tags: std::collections::HashSet<_> =
+            published.iter().map(|p| p.1).filter(|u| *u != "about:blank").collect();
+        assert_eq!(tags.len(), published.iter().filter(|p| p.1 != "about:blank").count());
     }
 }

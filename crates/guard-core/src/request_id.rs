@@ -115,6 +115,24 @@ impl RequestIdGuard {
     }
 }
 
+/// The span an adapter runs each request in, so that every log line of the request (the guards'
+/// refusals, the handler's own) is inside it; [`RequestIdGuard`] fills in its `request_id`.
+/// Both adapters call this: the field's name is written once, here.
+///
+/// ```
+/// let span = guard_core::request_span();
+/// let _in_request = span.enter();
+/// tracing::info!("this line names the request once RequestIdGuard ran");
+/// ```
+pub fn request_span() -> tracing::Span {
+    tracing::info_span!("request", request_id = tracing::field::Empty)
+}
+
+/// Records `id` in the current request span (made by [`request_span`]).
+fn record_in_span(id: &RequestId) {
+    tracing::Span::current().record("request_id", id.as_str());
+}
+
 /// What the response step needs: the id and what to log.
 #[derive(Debug)]
 pub struct RequestIdState {
@@ -151,9 +169,8 @@ impl Guard for RequestIdGuard {
             None => generate().into(),
         });
         req.extensions_mut().insert(id.clone());
-        // The adapters run each request in a `request` span with an empty `request_id`: fill it,
-        // so that every later log line of the request (refusals, handlers) names it.
-        tracing::Span::current().record("request_id", id.as_str());
+        // Every later log line of the request (refusals, handlers) names it.
+        record_in_span(&id);
         let state = RequestIdState {
             id,
             method: req.method().clone(),

@@ -22,9 +22,8 @@
 //! The peer address, which client-IP resolution starts from, is read from axum's
 //! `ConnectInfo<SocketAddr>` (serve with `into_make_service_with_connect_info::<SocketAddr>()`)
 //! or from a plain `SocketAddr` request extension.
-#![forbid(unsafe_code)]
-#![warn(missing_docs)]
 
+mod extract;
 mod future;
 #[cfg(feature = "jwt")]
 mod jwt;
@@ -36,6 +35,7 @@ mod service;
 #[cfg(feature = "validate")]
 mod validate;
 
+pub use extract::GuardData;
 pub use future::ResponseFuture;
 #[cfg(feature = "jwt")]
 pub use jwt::Claims;

@@ -56,9 +56,7 @@ where
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
         let guard = self.guard.clone();
-        // Every log line of this request (the guards', the handler's) is inside this span;
-        // `RequestIdGuard` fills in the id.
-        let span = tracing::info_span!("request", request_id = tracing::field::Empty);
+        let span = guard_core::request_span();
         ResponseFuture {
             inner: Box::pin(
                 async move {

@@ -1,4 +1,6 @@
+use super::nodes::MAX_NODES;
 use super::*;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 
 type R = Result<u32, StoreError<&'static str>>;
