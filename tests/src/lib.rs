@@ -1,7 +1,7 @@
 //! Helpers for the cross-crate tests: running the example servers as real processes.
-#![forbid(unsafe_code)]
-#![warn(missing_docs)]
 
+pub mod harness;
+pub mod logs;
 pub mod proxy;
 pub mod redis_server;
 
@@ -39,21 +39,9 @@ use std::time::{Duration, Instant};
 /// The example server binaries, one per framework: every behaviour test runs against both.
 pub const EXAMPLES: [&str; 2] = ["actix-api", "axum-api"];
 
-/// Every variable the example servers read (REFERENCE-API.md, plus `REDIS_PREFIX` and
-/// `STORE_DEADLINE_MS`).
-pub const SERVER_VARIABLES: [&str; 11] = [
-    "GUARD_ADDR",
-    "REDIS_URL",
-    "REDIS_PREFIX",
-    "JWT_SECRET",
-    "CORS_ORIGINS",
-    "AUTH_RATE_LIMIT",
-    "API_RATE_LIMIT",
-    "TRUSTED_PROXIES",
-    "TOKEN_TTL",
-    "STORE_DEADLINE_MS",
-    "RUST_LOG",
-];
+// `VARIABLES`: every variable the example servers read (one list, shared with the servers and
+// `cargo xtask bench`).
+include!("../../examples/reference-api/src/variables.rs");
 
 /// The path of an example binary, built once per test process with the same cargo and profile
 /// that runs the tests (so it is up to date with the code under test).
@@ -172,7 +160,7 @@ impl ExampleServer {
             let mut cmd = Command::new(&bin);
             // Only what the test passes: the test process's own environment (CI exports
             // REDIS_URL for the tests) must not turn a memory-mode server into a Redis one.
-            for var in SERVER_VARIABLES {
+            for var in VARIABLES {
                 cmd.env_remove(var);
             }
             cmd.env("GUARD_ADDR", addr.to_string())

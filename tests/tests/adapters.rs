@@ -2,21 +2,17 @@
 
 #![allow(clippy::unwrap_used)] // a failed unwrap is a failed test here
 
-use std::net::SocketAddr;
-
 use actix_web::{App, HttpResponse, test as actix_test, web};
 use axum::Router;
-use axum::extract::{ConnectInfo, Extension};
 use axum::response::IntoResponse;
 use guard_actix::{GuardData, GuardMiddleware};
 use guard_core::{
     Decision, Guard, GuardExt, GuardRequest, HeaderKey, PreparedHeader, Problem, ProblemType,
     ResponseHead,
 };
-use guard_tower::GuardLayer;
-use http::{HeaderValue, StatusCode};
-use http_body_util::BodyExt;
-use tower::ServiceExt;
+use guard_tests::harness::{Answer, Req, call_actix, call_axum, same};
+use guard_tower::{GuardData as TowerData, GuardLayer};
+use http::HeaderValue;
 
 /// What a guard left for the handler.
 #[derive(Clone, Debug)]
@@ -77,34 +73,15 @@ fn stack() -> impl Guard {
     Outer.then(Probe { mark: PreparedHeader::from_static("x-guarded", "yes") })
 }
 
-/// A response reduced to what both frameworks can be compared on.
-#[derive(Debug, PartialEq)]
-struct Answer {
-    status: u16,
-    headers: Vec<(String, String)>,
-    body: String,
-}
-
-impl Answer {
-    fn header(&self, name: &str) -> Vec<&str> {
-        self.headers.iter().filter(|(n, _)| n == name).map(|(_, v)| v.as_str()).collect()
-    }
-}
-
-struct Req {
-    method: &'static str,
-    uri: &'static str,
-    headers: Vec<(&'static str, &'static str)>,
-}
-
-fn req(method: &'static str, uri: &'static str) -> Req {
-    Req { method, uri, headers: vec![] }
-}
-
 const PEER: &str = "198.51.100.7:5000";
 
-async fn via_actix(r: &Req) -> Answer {
-    let app = actix_test::init_service(
+fn req(method: &'static str, uri: &str) -> Req {
+    Req::new(method, uri).peer(PEER)
+}
+
+/// The guarded echo app on each framework, with a problem fallback and a leaky `Server` header.
+async fn both(r: Req) -> [Answer; 2] {
+    let actix = actix_test::init_service(
         App::new()
             .wrap(GuardMiddleware::new(stack()))
             .route(
@@ -113,68 +90,19 @@ async fn via_actix(r: &Req) -> Answer {
                     HttpResponse::Ok().insert_header(("server", "leaky/1.0")).body(seen.0.0)
                 }),
             )
-            .default_service(web::to(|| async {
-                guard_actix::problem(Problem::from_status(StatusCode::NOT_FOUND))
-            })),
+            .default_service(web::to(guard_actix::not_found)),
     )
     .await;
-    let mut t = actix_test::TestRequest::default()
-        .method(actix_web::http::Method::from_bytes(r.method.as_bytes()).unwrap())
-        .uri(r.uri)
-        .peer_addr(PEER.parse().unwrap());
-    for (k, v) in &r.headers {
-        t = t.insert_header((*k, *v));
-    }
-    let res = actix_test::call_service(&app, t.to_request()).await;
-    let status = res.status().as_u16();
-    let mut headers: Vec<(String, String)> = res
-        .headers()
-        .iter()
-        .map(|(k, v)| (k.as_str().to_owned(), v.to_str().unwrap().to_owned()))
-        .collect();
-    headers.sort();
-    let body = actix_test::read_body(res).await;
-    Answer { status, headers, body: String::from_utf8(body.to_vec()).unwrap() }
-}
-
-async fn via_axum(r: &Req) -> Answer {
-    let app: Router = Router::new()
+    let axum: Router = Router::new()
         .route(
             "/echo",
-            axum::routing::get(|Extension(seen): Extension<Seen>| async move {
+            axum::routing::get(|TowerData(seen): TowerData<Seen>| async move {
                 ([("server", "leaky/1.0")], seen.0).into_response()
             }),
         )
-        .fallback(|| async { guard_tower::problem(Problem::from_status(StatusCode::NOT_FOUND)) })
+        .fallback(guard_tower::not_found)
         .layer(GuardLayer::new(stack()));
-    let mut b = http::Request::builder().method(r.method).uri(r.uri);
-    for (k, v) in &r.headers {
-        b = b.header(*k, *v);
-    }
-    let mut request = b.body(axum::body::Body::empty()).unwrap();
-    let peer: SocketAddr = PEER.parse().unwrap();
-    request.extensions_mut().insert(ConnectInfo(peer));
-    let res = app.oneshot(request).await.unwrap();
-    let status = res.status().as_u16();
-    let mut headers: Vec<(String, String)> = res
-        .headers()
-        .iter()
-        .map(|(k, v)| (k.as_str().to_owned(), v.to_str().unwrap().to_owned()))
-        .collect();
-    headers.sort();
-    let body = res.into_body().collect().await.unwrap().to_bytes();
-    Answer { status, headers, body: String::from_utf8(body.to_vec()).unwrap() }
-}
-
-/// Runs `r` through both adapters and returns both answers, after checking what any answer
-/// must satisfy whichever framework gave it.
-async fn both(r: Req) -> [Answer; 2] {
-    [via_actix(&r).await, via_axum(&r).await]
-}
-
-/// Headers that differ by framework for reasons outside guard (framing).
-fn comparable(s: &Answer) -> Vec<(String, String)> {
-    s.headers.iter().filter(|(n, _)| n != "content-length" && n != "date").cloned().collect()
+    [call_actix(&actix, &r).await, call_axum(axum, &r).await]
 }
 
 #[actix_web::test]
@@ -191,9 +119,7 @@ async fn the_handler_sees_the_head_and_the_guards_data_and_its_response_is_amend
 
 #[actix_web::test]
 async fn an_early_answer_skips_the_handler_and_passes_the_outer_response_step() {
-    let mut r = req("GET", "/echo");
-    r.headers.push(("x-answer", "1"));
-    let [actix, axum] = both(r).await;
+    let [actix, axum] = both(req("GET", "/echo").header("x-answer", "1")).await;
     for res in [&actix, &axum] {
         assert_eq!(res.status, 429);
         assert_eq!(res.header("content-type"), ["application/problem+json"]);
@@ -205,8 +131,7 @@ async fn an_early_answer_skips_the_handler_and_passes_the_outer_response_step() 
         assert_eq!(res.header("vary"), ["origin"]);
         assert!(res.header("x-guarded").is_empty());
     }
-    assert_eq!(comparable(&actix), comparable(&axum));
-    assert_eq!(actix.body, axum.body);
+    same(&actix, &axum);
 }
 
 #[actix_web::test]
@@ -217,22 +142,91 @@ async fn the_fallback_answer_is_a_problem_and_is_amended_too() {
         assert_eq!(res.header("content-type"), ["application/problem+json"]);
         assert_eq!(res.header("x-seen"), ["GET /nowhere  peer=198.51.100.7"]);
     }
-    assert_eq!(comparable(&actix), comparable(&axum));
-    assert_eq!(actix.body, axum.body);
+    same(&actix, &axum);
 }
 
 #[actix_web::test]
-async fn a_missing_guard_datum_is_a_server_problem_not_a_panic() {
-    // Nothing leaves a `Seen` on this app: the extractor must answer 500 problem+json.
-    let app = actix_test::init_service(
+async fn a_missing_guard_datum_is_a_server_problem_not_a_panic_in_both() {
+    // Nothing leaves a `Seen` on these apps: both extractors answer the same 500 problem.
+    let actix = actix_test::init_service(
         App::new().route("/echo", web::get().to(|seen: GuardData<Seen>| async move { seen.0.0 })),
     )
     .await;
-    let res =
-        actix_test::call_service(&app, actix_test::TestRequest::get().uri("/echo").to_request())
-            .await;
-    assert_eq!(res.status().as_u16(), 500);
-    assert_eq!(res.headers().get("content-type").unwrap(), "application/problem+json");
+    let axum: Router = Router::new().route(
+        "/echo",
+        axum::routing::get(|TowerData(seen): TowerData<Seen>| async move { seen.0 }),
+    );
+    let r = Req::get("/echo");
+    let [actix, axum] = [call_actix(&actix, &r).await, call_axum(axum, &r).await];
+    for res in [&actix, &axum] {
+        assert_eq!(res.status, 500);
+        assert_eq!(res.problem()["type"], "about:blank");
+        assert!(!res.body.contains("Seen"), "no internals for the client: {res:?}");
+    }
+    same(&actix, &axum);
+}
+
+#[actix_web::test]
+async fn guard_data_of_nested_actix_middlewares_is_merged() {
+    /// Leaves a number for the handler.
+    #[derive(Clone)]
+    struct Leaves(u8);
+    impl Guard for Leaves {
+        type State = ();
+        async fn check(&self, req: &mut GuardRequest<'_>) -> Decision<()> {
+            if self.0 == 1 {
+                req.extensions_mut().insert(1u8);
+            } else {
+                req.extensions_mut().insert(u16::from(self.0));
+            }
+            Decision::Continue(())
+        }
+        fn respond(&self, (): (), _: &mut dyn ResponseHead) {}
+    }
+    let app = actix_test::init_service(App::new().wrap(GuardMiddleware::new(Leaves(1))).service(
+        web::scope("/inner").wrap(GuardMiddleware::new(Leaves(2))).route(
+            "",
+            web::get().to(|a: GuardData<u8>, b: GuardData<u16>| async move {
+                format!("{} {}", a.0, b.0)
+            }),
+        ),
+    ))
+    .await;
+    let res = call_actix(&app, &Req::get("/inner")).await;
+    assert_eq!((res.status, res.body.as_str()), (200, "1 2"), "the outer middleware's data kept");
+}
+
+#[actix_web::test]
+async fn a_closure_guard_and_a_boxed_stack_work_through_both() {
+    let versioned = guard_core::guard_fn(|req| {
+        if req.header(&http::HeaderName::from_static("x-api-version")).is_some() {
+            Decision::Continue(())
+        } else {
+            Decision::Respond(
+                Problem::new(ProblemType::BAD_REQUEST)
+                    .with_detail("X-Api-Version is required")
+                    .into(),
+            )
+        }
+    });
+    let boxed = Outer.then(versioned).boxed();
+    let actix = actix_test::init_service(
+        App::new()
+            .wrap(GuardMiddleware::new(boxed.clone()))
+            .route("/", web::get().to(|| async { "through" })),
+    )
+    .await;
+    let axum: Router = Router::new()
+        .route("/", axum::routing::get(|| async { "through" }))
+        .layer(GuardLayer::new(boxed));
+    for (r, status) in [(Req::get("/"), 400), (Req::get("/").header("x-api-version", "2"), 200)] {
+        let [a, b] = [call_actix(&actix, &r).await, call_axum(axum.clone(), &r).await];
+        for res in [&a, &b] {
+            assert_eq!(res.status, status, "{res:?}");
+            assert_eq!(res.header("x-outer"), ["1"], "the outer guard amends both answers");
+        }
+        same(&a, &b);
+    }
 }
 
 #[actix_web::test]

@@ -1,4 +1,4 @@
-//! The reference API's contract (`shared/REFERENCE-API.md`), row by row, against each example
+//! The reference API's contract (`docs/reference-api.md`), row by row, against each example
 //! server started as a real process: the same list for both frameworks, in memory and with
 //! Redis, and both frameworks must answer alike.
 
@@ -207,37 +207,20 @@ async fn run_rows(c: &mut Contract) {
     );
 
     // POST /v1/auth/login: 200 with a bearer token; one 401 for a wrong password and an unknown
-    // user, in similar time.
+    // user.
     let (status, body) = c.login(&username, PASSWORD).await;
     assert_eq!(status, 200, "{name}");
     assert_eq!(body["token_type"], "Bearer", "{name}");
     assert_eq!(body["expires_in"], 900, "{name}");
     let token = body["access_token"].as_str().unwrap().to_owned();
-    let mut wrong = Vec::new();
-    let mut unknown = Vec::new();
-    let mut bodies = Vec::new();
-    for _ in 0..3 {
-        let started = Instant::now();
-        let (status, body) = c.login(&username, "wrong password!").await;
-        wrong.push(started.elapsed());
-        assert_eq!(status, 401, "{name}");
-        bodies.push(body);
-        let started = Instant::now();
-        let (status, body) = c.login(&unique("nobody"), "wrong password!").await;
-        unknown.push(started.elapsed());
-        assert_eq!(status, 401, "{name}");
-        bodies.push(body);
-    }
-    assert!(bodies.windows(2).all(|w| w[0] == w[1]), "{name}: one answer for both: {bodies:?}");
-    wrong.sort();
-    unknown.sort();
-    let ratio = unknown[1].as_secs_f64() / wrong[1].as_secs_f64();
-    assert!(
-        (0.33..=3.0).contains(&ratio),
-        "{name}: unknown user {:?} vs wrong password {:?}",
-        unknown[1],
-        wrong[1]
-    );
+    // One answer for a wrong password and an unknown user. (That both cost one Argon2
+    // verification, so their timing matches too, is counted in reference-api's user store test:
+    // a wall-clock ratio here would flake on a loaded machine.)
+    let (status, wrong) = c.login(&username, "wrong password!").await;
+    assert_eq!(status, 401, "{name}");
+    let (status, unknown) = c.login(&unique("nobody"), "wrong password!").await;
+    assert_eq!(status, 401, "{name}");
+    assert_eq!(wrong, unknown, "{name}: one answer for both");
 
     // GET /v1/me: 200 with the token; 401 with the bare challenge without one; 401
     // invalid_token for a malformed, forged, refused-algorithm, expired or not-yet-valid token.

@@ -248,7 +248,7 @@ async fn a_lost_cluster_master_stops_only_its_own_slots() {
     let (mut lost, mut kept) = (Vec::new(), Vec::new());
     for i in 1..=250u8 {
         let ip = format!("203.0.113.{i}");
-        let node = cluster.node_of_slot(guard_core::redis::key_slot(ip.as_bytes())).unwrap();
+        let node = cluster.node_of_slot(guard_core::keys::key_slot(ip.as_bytes())).unwrap();
         if node == victim { lost.push(ip) } else { kept.push(ip) }
     }
     assert!(lost.len() >= 4 && kept.len() >= 4, "{lost:?} {kept:?}");

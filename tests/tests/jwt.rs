@@ -1,7 +1,7 @@
 //! The JWT guard and the `Claims<C>` extractors through both adapters: one scenario list, run
 //! in-process through actix-web (test utilities) and axum (`oneshot`), with the same answers
-//! from both. Every attack of REFERENCE.md's list is forged by hand here again and must come
-//! back as 401 `invalid_token` problem+json from each framework.
+//! from both. One attack of each kind of rejection must come back as 401 `invalid_token`
+//! problem+json from each framework (the whole list is `guard-jwt/tests/attacks.rs`).
 
 #![allow(clippy::unwrap_used)] // a failed unwrap is a failed test here
 
@@ -20,12 +20,11 @@ use guard_jwt::{
     Algorithm, Jwt, JwtPolicy, KeyConfig, MemoryRevocationStore, RevocationStatus, RevocationStore,
     RevocationStoreError, StoreFuture, TokenIssuer, VerifiedClaims,
 };
+use guard_tests::harness::{Answer, Req, call_actix, call_axum, same};
 use guard_tower::GuardLayer;
-use http_body_util::BodyExt;
 use jsonwebtoken::EncodingKey;
 use serde::Deserialize;
 use serde_json::{Value, json};
-use tower::ServiceExt;
 
 const SECRET: &str = "cross-adapter test secret, 32+ bytes";
 const RSA_PUBLIC: &str = include_str!("../../crates/guard-jwt/testdata/rsa-public.pem");
@@ -70,6 +69,10 @@ async fn via_actix(jwt: &Jwt<AccessClaims>, r: &Req) -> Answer {
     async fn me(claims: guard_actix::Claims<AccessClaims>) -> HttpResponse {
         HttpResponse::Ok().content_type("text/plain; charset=utf-8").body(claims.sub.clone())
     }
+    async fn maybe(claims: Option<guard_actix::Claims<AccessClaims>>) -> HttpResponse {
+        let who = claims.map_or_else(|| "anonymous".to_owned(), |c| c.sub.clone());
+        HttpResponse::Ok().content_type("text/plain; charset=utf-8").body(who)
+    }
     async fn me_ext(claims: GuardData<VerifiedClaims<AccessClaims>>) -> HttpResponse {
         HttpResponse::Ok().content_type("text/plain; charset=utf-8").body(claims.0.sub.clone())
     }
@@ -101,6 +104,7 @@ async fn via_actix(jwt: &Jwt<AccessClaims>, r: &Req) -> Answer {
                 }),
             )
             .route("/unguarded/me", web::get().to(me))
+            .route("/unguarded/maybe", web::get().to(maybe))
             .service(
                 web::scope("/v1/admin")
                     .wrap(GuardMiddleware::new(admin_only(jwt)))
@@ -111,31 +115,21 @@ async fn via_actix(jwt: &Jwt<AccessClaims>, r: &Req) -> Answer {
                     .wrap(GuardMiddleware::new(jwt.clone()))
                     .route("/me", web::get().to(me))
                     .route("/me-ext", web::get().to(me_ext))
+                    .route("/maybe", web::get().to(maybe))
                     .route("/auth/logout", web::post().to(logout))
                     .route("/auth/password", web::post().to(password)),
             ),
     )
     .await;
-    let mut t = actix_test::TestRequest::default()
-        .method(actix_web::http::Method::from_bytes(r.method.as_bytes()).unwrap())
-        .uri(&r.uri);
-    for (k, v) in &r.headers {
-        t = t.insert_header((k.as_str(), v.as_str()));
-    }
-    let res = actix_test::call_service(&app, t.to_request()).await;
-    let status = res.status().as_u16();
-    let headers = res
-        .headers()
-        .iter()
-        .map(|(k, v)| (k.as_str().to_owned(), v.to_str().unwrap().to_owned()))
-        .collect();
-    let body = actix_test::read_body(res).await;
-    Answer::new(status, headers, body.to_vec())
+    call_actix(&app, r).await
 }
 
 async fn via_axum(jwt: &Jwt<AccessClaims>, r: &Req) -> Answer {
     async fn me(claims: guard_tower::Claims<AccessClaims>) -> String {
         claims.sub.clone()
+    }
+    async fn maybe(claims: Option<guard_tower::Claims<AccessClaims>>) -> String {
+        claims.map_or_else(|| "anonymous".to_owned(), |c| c.sub.clone())
     }
     async fn me_ext(Extension(claims): Extension<VerifiedClaims<AccessClaims>>) -> String {
         claims.sub.clone()
@@ -161,6 +155,7 @@ async fn via_axum(jwt: &Jwt<AccessClaims>, r: &Req) -> Answer {
     let v1 = Router::new()
         .route("/me", get(me))
         .route("/me-ext", get(me_ext))
+        .route("/maybe", get(maybe))
         .route("/auth/logout", post(logout))
         .route("/auth/password", post(password))
         .layer(GuardLayer::new(jwt.clone()));
@@ -168,75 +163,37 @@ async fn via_axum(jwt: &Jwt<AccessClaims>, r: &Req) -> Answer {
     let app: Router = Router::new()
         .route("/health", get(|| async { "ok" }))
         .route("/unguarded/me", get(me))
+        .route("/unguarded/maybe", get(maybe))
         .nest("/v1/admin", admin)
         .nest("/v1", v1)
         .layer(Extension(jwt.clone()));
-    let mut b = http::Request::builder().method(r.method).uri(&r.uri);
-    for (k, v) in &r.headers {
-        b = b.header(k.as_str(), v.as_str());
-    }
-    let res = app.oneshot(b.body(axum::body::Body::empty()).unwrap()).await.unwrap();
-    let status = res.status().as_u16();
-    let headers = res
-        .headers()
-        .iter()
-        .map(|(k, v)| (k.as_str().to_owned(), v.to_str().unwrap().to_owned()))
-        .collect();
-    let body = res.into_body().collect().await.unwrap().to_bytes();
-    Answer::new(status, headers, body.to_vec())
+    call_axum(app, r).await
 }
 
 // ---- requests and answers -----------------------------------------------------------------
 
-struct Req {
-    method: &'static str,
-    uri: String,
-    headers: Vec<(String, String)>,
-}
-
 fn get_with(uri: &str, token: Option<&str>) -> Req {
-    let headers = token
-        .map(|t| vec![("authorization".to_owned(), format!("Bearer {t}"))])
-        .unwrap_or_default();
-    Req { method: "GET", uri: uri.into(), headers }
+    match token {
+        Some(t) => Req::get(uri).bearer(t),
+        None => Req::get(uri),
+    }
 }
 
 fn post_with(uri: &str, token: &str) -> Req {
-    Req { method: "POST", ..get_with(uri, Some(token)) }
-}
-
-/// A response reduced to what both frameworks can be compared on.
-#[derive(Debug, PartialEq)]
-struct Answer {
-    status: u16,
-    headers: Vec<(String, String)>,
-    body: String,
-}
-
-impl Answer {
-    fn new(status: u16, mut headers: Vec<(String, String)>, body: Vec<u8>) -> Self {
-        // Framing headers differ by framework for reasons outside guard.
-        headers.retain(|(n, _)| n != "content-length" && n != "date");
-        headers.sort();
-        Self { status, headers, body: String::from_utf8(body).unwrap() }
-    }
-
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
-    }
-
-    fn problem(&self) -> Value {
-        assert_eq!(self.header("content-type"), Some("application/problem+json"), "{self:?}");
-        serde_json::from_str(&self.body).unwrap()
-    }
+    Req::post(uri).bearer(token)
 }
 
 /// Runs `r` through both frameworks with the same guard; both answers must be the same.
 async fn both(jwt: &Jwt<AccessClaims>, r: Req) -> Answer {
     let actix = via_actix(jwt, &r).await;
     let axum = via_axum(jwt, &r).await;
-    assert_eq!(actix, axum, "{} {}", r.method, r.uri);
+    same(&actix, &axum);
     actix
+}
+
+/// The one `WWW-Authenticate` challenge of an answer.
+fn challenge(res: &Answer) -> &str {
+    res.header("www-authenticate").first().copied().unwrap_or("")
 }
 
 // ---- tokens forged by hand ------------------------------------------------------------------
@@ -288,7 +245,9 @@ fn unsigned(header: Value, claims: Value, signature: &str) -> String {
     format!("{}.{}.{signature}", b64(header.to_string()), b64(claims.to_string()))
 }
 
-/// REFERENCE.md's attack list (and a few more), each with the description it must get.
+/// One attack of each kind of rejection (the header, the signature, the key, the claims): every
+/// known attack (SECURITY.md lists them) is forged against the library in `guard-jwt/tests/attacks.rs`;
+/// here these prove that both adapters turn each kind into the same RFC 6750 answer.
 fn attacks() -> Vec<(&'static str, String, &'static str)> {
     let good = claims();
     let now = now();
@@ -296,40 +255,11 @@ fn attacks() -> Vec<(&'static str, String, &'static str)> {
     let parts: Vec<&str> = valid.split('.').collect();
     let (h, s) = (parts[0].to_owned(), parts[2].to_owned());
     let rsa_as_secret = EncodingKey::from_secret(RSA_PUBLIC.as_bytes());
-    let mut list = vec![];
-    for alg in ["none", "None", "NONE"] {
-        list.push((
-            "alg none, no signature",
-            unsigned(json!({"alg": alg}), good.clone(), ""),
-            "malformed token",
-        ));
-        list.push((
-            "alg none, a signature",
-            unsigned(json!({"alg": alg}), good.clone(), &s),
-            "algorithm not allowed",
-        ));
-    }
-    list.extend([
-        ("empty signature", format!("{h}.{}.", b64(good.to_string())), "malformed token"),
-        ("missing signature segment", format!("{h}.{}", b64(good.to_string())), "malformed token"),
-        (
-            "null signature",
-            unsigned(json!({"alg": "HS256"}), good.clone(), "null"),
-            "invalid signature",
-        ),
+    vec![
+        ("alg none", unsigned(json!({"alg": "none"}), good.clone(), &s), "algorithm not allowed"),
         (
             "tampered payload",
             format!("{h}.{}.{s}", b64(patched(json!({"sub": "admin"})).to_string())),
-            "invalid signature",
-        ),
-        (
-            "wrong key",
-            forge(
-                json!({"alg": "HS256"}),
-                good.clone(),
-                &hs("some other secret of 32 bytes!!!"),
-                Algorithm::HS256,
-            ),
             "invalid signature",
         ),
         (
@@ -343,16 +273,6 @@ fn attacks() -> Vec<(&'static str, String, &'static str)> {
             "algorithm not allowed",
         ),
         (
-            "embedded jwk",
-            forge(
-                json!({"alg": "HS256", "jwk": {"kty": "oct", "k": b64("x".repeat(32))}}),
-                good.clone(),
-                &hs(&"x".repeat(32)),
-                Algorithm::HS256,
-            ),
-            "header parameter jwk not allowed",
-        ),
-        (
             "jku",
             forge(
                 json!({"alg": "HS256", "jku": "https://evil.example/k"}),
@@ -363,69 +283,12 @@ fn attacks() -> Vec<(&'static str, String, &'static str)> {
             "header parameter jku not allowed",
         ),
         (
-            "x5u",
-            forge(
-                json!({"alg": "HS256", "x5u": "https://evil.example/c"}),
-                good.clone(),
-                &hs(SECRET),
-                Algorithm::HS256,
-            ),
-            "header parameter x5u not allowed",
-        ),
-        (
-            "kid path traversal",
-            forge(
-                json!({"alg": "HS256", "kid": "../../dev/null"}),
-                good.clone(),
-                &EncodingKey::from_secret(b""),
-                Algorithm::HS256,
-            ),
-            "unknown signing key",
-        ),
-        (
             "expired",
             hs256(patched(json!({"exp": now - 3600, "iat": now - 4000, "nbf": now - 4000}))),
             "token expired",
         ),
-        (
-            "not yet valid",
-            hs256(patched(json!({"nbf": now + 3600, "exp": now + 7200}))),
-            "token not yet valid",
-        ),
-        ("missing exp", hs256(patched(json!({"exp": null}))), "missing claim exp"),
-        (
-            "string exp",
-            hs256(patched(json!({"exp": (now + 600).to_string()}))),
-            "claim exp has the wrong type",
-        ),
-        (
-            "ECDSA r = s = 0",
-            unsigned(json!({"alg": "ES256", "kid": "es"}), good.clone(), &b64([0u8; 64])),
-            "invalid signature",
-        ),
         ("oversize", hs256(patched(json!({"pad": "x".repeat(9000)}))), "token too large"),
-        (
-            "unknown crit",
-            forge(
-                json!({"alg": "HS256", "crit": ["exp-v"], "exp-v": 1}),
-                good.clone(),
-                &hs(SECRET),
-                Algorithm::HS256,
-            ),
-            "critical header parameter not understood",
-        ),
-        (
-            "duplicate alg",
-            forge_raw(
-                r#"{"alg":"HS256","alg":"none"}"#,
-                &good.to_string(),
-                &hs(SECRET),
-                Algorithm::HS256,
-            ),
-            "malformed token header",
-        ),
-    ]);
-    list
+    ]
 }
 
 // ---- the scenarios ------------------------------------------------------------------------
@@ -437,8 +300,10 @@ async fn every_attack_is_a_401_invalid_token_problem_from_both_frameworks() {
         let res = both(&jwt, get_with("/v1/me", Some(&token))).await;
         assert_eq!(res.status, 401, "{name}");
         assert_eq!(
-            res.header("www-authenticate"),
-            Some(format!(r#"Bearer realm="guard", error="invalid_token", error_description="{description}""#).as_str()),
+            challenge(&res),
+            format!(
+                r#"Bearer realm="guard", error="invalid_token", error_description="{description}""#
+            ),
             "{name}"
         );
         let problem = res.problem();
@@ -451,11 +316,7 @@ async fn every_attack_is_a_401_invalid_token_problem_from_both_frameworks() {
 #[actix_web::test]
 async fn no_credentials_get_the_bare_challenge() {
     let jwt = jwt();
-    let basic = Req {
-        method: "GET",
-        uri: "/v1/me".into(),
-        headers: vec![("authorization".into(), "Basic dXNlcjpwYXNzd29yZA==".into())],
-    };
+    let basic = Req::get("/v1/me").header("authorization", "Basic dXNlcjpwYXNzd29yZA==");
     for req in [
         get_with("/v1/me", None),
         basic,
@@ -463,22 +324,14 @@ async fn no_credentials_get_the_bare_challenge() {
     ] {
         let res = both(&jwt, req).await;
         assert_eq!(res.status, 401);
-        assert_eq!(res.header("www-authenticate"), Some(r#"Bearer realm="guard""#));
+        assert_eq!(challenge(&res), r#"Bearer realm="guard""#);
         assert_eq!(res.problem()["type"], ProblemType::UNAUTHORIZED.uri);
     }
     // A malformed Bearer header is a token that came: invalid_token.
     for bad in ["Bearer", "Bearer a.b.c extra", "bearer \"a.b.c\""] {
-        let req = Req {
-            method: "GET",
-            uri: "/v1/me".into(),
-            headers: vec![("authorization".into(), bad.into())],
-        };
-        let res = both(&jwt, req).await;
+        let res = both(&jwt, Req::get("/v1/me").header("authorization", bad)).await;
         assert_eq!(res.status, 401, "{bad}");
-        assert!(
-            res.header("www-authenticate").unwrap().contains(r#"error="invalid_token""#),
-            "{bad}"
-        );
+        assert!(challenge(&res).contains(r#"error="invalid_token""#), "{bad}");
     }
 }
 
@@ -487,11 +340,7 @@ async fn a_valid_token_reaches_the_handler_through_both_extractors() {
     let jwt = jwt();
     let token = issuer().issue("user-9").unwrap().token;
     for scheme in ["Bearer", "bearer", "BEARER"] {
-        let req = Req {
-            method: "GET",
-            uri: "/v1/me".into(),
-            headers: vec![("authorization".into(), format!("{scheme} {token}"))],
-        };
+        let req = Req::get("/v1/me").header("authorization", format!("{scheme} {token}"));
         let res = both(&jwt, req).await;
         assert_eq!((res.status, res.body.as_str()), (200, "user-9"));
     }
@@ -508,8 +357,18 @@ async fn the_extractor_without_a_guard_fails_closed_with_a_problem() {
     let token = issuer().issue("user-9").unwrap().token;
     let res = both(&jwt, get_with("/unguarded/me", Some(&token))).await;
     assert_eq!(res.status, 401);
-    assert_eq!(res.header("www-authenticate"), Some("Bearer"));
+    assert_eq!(challenge(&res), "Bearer");
     assert_eq!(res.problem()["type"], ProblemType::UNAUTHORIZED.uri);
+}
+
+#[actix_web::test]
+async fn optional_claims_are_none_without_a_guard_and_the_claims_behind_one() {
+    let jwt = jwt();
+    let token = issuer().issue("user-3").unwrap().token;
+    let res = both(&jwt, get_with("/unguarded/maybe", Some(&token))).await;
+    assert_eq!((res.status, res.body.as_str()), (200, "anonymous"), "no guard ran: no claims");
+    let res = both(&jwt, get_with("/v1/maybe", Some(&token))).await;
+    assert_eq!((res.status, res.body.as_str()), (200, "user-3"));
 }
 
 #[actix_web::test]
@@ -519,10 +378,7 @@ async fn a_failed_claims_check_is_403_insufficient_scope() {
     let reader = issue.issue_with("user-9", &json!({"scope": "read"})).unwrap().token;
     let res = both(&jwt, get_with("/v1/admin", Some(&reader))).await;
     assert_eq!(res.status, 403);
-    assert_eq!(
-        res.header("www-authenticate"),
-        Some(r#"Bearer realm="guard", error="insufficient_scope""#)
-    );
+    assert_eq!(challenge(&res), r#"Bearer realm="guard", error="insufficient_scope""#);
     assert_eq!(res.problem()["type"], ProblemType::FORBIDDEN.uri);
     let admin = issue.issue_with("user-9", &json!({"scope": "read admin"})).unwrap().token;
     assert_eq!(both(&jwt, get_with("/v1/admin", Some(&admin))).await.status, 200);
@@ -538,9 +394,7 @@ async fn logout_in_one_framework_is_seen_by_the_other_and_password_change_by_bot
     assert_eq!(via_actix(&jwt, &post_with("/v1/auth/logout", &token)).await.status, 204);
     let res = both(&jwt, get_with("/v1/me", Some(&token))).await;
     assert_eq!(res.status, 401);
-    assert!(
-        res.header("www-authenticate").unwrap().ends_with(r#"error_description="token revoked""#)
-    );
+    assert!(challenge(&res).ends_with(r#"error_description="token revoked""#));
     // The user's other token still works.
     assert_eq!(both(&jwt, get_with("/v1/me", Some(&other))).await.status, 200);
 
@@ -581,6 +435,6 @@ async fn a_store_outage_is_a_503_with_retry_after_from_both() {
     let token = issuer().issue("user-1").unwrap().token;
     let res = both(&jwt, get_with("/v1/me", Some(&token))).await;
     assert_eq!(res.status, 503);
-    assert!(res.header("retry-after").is_some_and(|v| v.parse::<u64>().unwrap() >= 1));
+    assert!(res.header("retry-after").first().is_some_and(|v| v.parse::<u64>().unwrap() >= 1));
     assert_eq!(res.problem()["type"], ProblemType::STORE_UNAVAILABLE.uri);
 }

@@ -4,36 +4,13 @@
 
 #![allow(clippy::unwrap_used)] // a failed unwrap is a failed test here
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
-
 use actix_web::{App, HttpResponse, test as actix_test, web};
 use axum::Router;
 use guard_core::{Guard, GuardExt};
-use guard_ratelimit::{Key, MemoryStore, RateLimitConfig, RateLimiter};
+use guard_ratelimit::{Key, MemoryStore, RateLimitPolicy, RateLimiter};
+use guard_tests::harness::{Req, call_actix, call_axum};
+use guard_tests::logs::Logs;
 use http::StatusCode;
-use http_body_util::BodyExt;
-use tower::ServiceExt;
-
-/// Log lines, collected.
-#[derive(Clone, Default)]
-struct Logs(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Logs {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl Logs {
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
-    }
-}
 
 /// One answer: status, content type, body.
 type Answer = (u16, String, String);
@@ -51,13 +28,11 @@ async fn through_both<G: Guard + Clone + Send + Sync + 'static>(
     let mut seen = Vec::new();
     for framework in ["actix-web", "axum"] {
         let logs = Logs::default();
-        let writer = logs.clone();
-        let subscriber = tracing_subscriber::fmt()
-            .with_writer(move || writer.clone())
-            .with_ansi(false)
-            .with_max_level(tracing::Level::WARN)
-            .finish();
-        let _log = tracing::subscriber::set_default(subscriber);
+        let _log = logs.capture(tracing::Level::WARN);
+        let mut r = Req::get("/");
+        for (name, value) in headers {
+            r = r.header(*name, *value);
+        }
         let mut answers = Vec::new();
         if framework == "actix-web" {
             let app = actix_test::init_service(
@@ -67,42 +42,16 @@ async fn through_both<G: Guard + Clone + Send + Sync + 'static>(
             )
             .await;
             for _ in 0..3 {
-                let mut req = actix_test::TestRequest::get().uri("/");
-                for (name, value) in headers {
-                    req = req.insert_header((*name, *value));
-                }
-                let res = actix_test::call_service(&app, req.to_request()).await;
-                let status = res.status().as_u16();
-                let content_type = res
-                    .headers()
-                    .get("content-type")
-                    .map(|v| v.to_str().unwrap().to_owned())
-                    .unwrap_or_default();
-                let body = String::from_utf8_lossy(&actix_test::read_body(res).await).into_owned();
-                answers.push((status, content_type, body));
+                let res = call_actix(&app, &r).await;
+                answers.push((res.status, res.content_type().to_owned(), res.body));
             }
         } else {
             let app = Router::new()
                 .route("/", axum::routing::get(|| async { "handler" }))
                 .layer(guard_tower::GuardLayer::new(guard()));
             for _ in 0..3 {
-                let mut req = http::Request::get("/");
-                for (name, value) in headers {
-                    req = req.header(*name, *value);
-                }
-                let res = app
-                    .clone()
-                    .oneshot(req.body(axum::body::Body::empty()).unwrap())
-                    .await
-                    .unwrap();
-                let status = res.status().as_u16();
-                let content_type = res
-                    .headers()
-                    .get("content-type")
-                    .map(|v| v.to_str().unwrap().to_owned())
-                    .unwrap_or_default();
-                let body = res.into_body().collect().await.unwrap().to_bytes();
-                answers.push((status, content_type, String::from_utf8_lossy(&body).into_owned()));
+                let res = call_axum(app.clone(), &r).await;
+                answers.push((res.status, res.content_type().to_owned(), res.body));
             }
         }
         seen.push((framework.to_owned(), answers, logs.text()));
@@ -111,7 +60,7 @@ async fn through_both<G: Guard + Clone + Send + Sync + 'static>(
 }
 
 fn limiter(key: Key) -> RateLimiter {
-    RateLimitConfig::new("limits-test")
+    RateLimitPolicy::new("limits-test")
         .quota("q", "2/60s".parse().unwrap())
         .key(key)
         .build(MemoryStore::default())

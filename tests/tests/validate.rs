@@ -10,14 +10,12 @@ use actix_web::{App, HttpResponse, test as actix_test, web};
 use axum::Router;
 use axum::extract::Extension;
 use axum::routing::post;
-use bytes::Bytes;
 use garde::Validate;
 use guard_core::ProblemType;
+use guard_tests::harness::{Answer, ENDLESS_CHUNK, Payload, Req, call_actix, call_axum};
 use guard_validate::{AllowUnknownKeys, JsonLimits};
-use http_body_util::BodyExt;
 use serde::Deserialize;
 use serde_json::{Value, json};
-use tower::ServiceExt;
 
 /// The registration body of the example servers.
 #[derive(Debug, Deserialize, Validate)]
@@ -95,51 +93,17 @@ fn small() -> JsonLimits {
 }
 
 /// How a body is sent.
-#[derive(Clone)]
-enum Payload {
-    /// In one piece, with `Content-Length`.
-    Sized(Vec<u8>),
-    /// In these chunks, without `Content-Length` (chunked transfer).
-    Chunked(Vec<&'static [u8]>),
-    /// 1 KiB chunks of spaces without end; `pulled` counts how many were read.
-    Endless(Arc<AtomicUsize>),
-}
-
-struct Req {
-    path: &'static str,
-    content_type: Option<&'static str>,
-    payload: Payload,
-}
-
-fn json_req(path: &'static str, body: &str) -> Req {
-    Req { path, content_type: Some("application/json"), payload: Payload::Sized(body.into()) }
-}
-
-/// An actix-web request body stream.
-type ActixStream = std::pin::Pin<
-    Box<dyn futures_util::Stream<Item = Result<Bytes, actix_web::error::PayloadError>>>,
->;
-
-const CHUNK: usize = 1024;
-
-fn endless_chunk(pulled: &AtomicUsize) -> Bytes {
-    pulled.fetch_add(1, Ordering::SeqCst);
-    Bytes::from_static(&[b' '; CHUNK])
-}
-
-/// A response reduced to what both frameworks can be compared on.
-#[derive(Debug)]
-struct Answer {
-    status: u16,
-    content_type: String,
-    body: String,
-}
-
-impl Answer {
-    fn problem(&self) -> Value {
-        assert_eq!(self.content_type, "application/problem+json", "{self:?}");
-        serde_json::from_str(&self.body).unwrap()
+/// A POST of `payload` to `path`, with `content_type` if any.
+fn body_req(path: &str, content_type: Option<&str>, payload: Payload) -> Req {
+    let r = Req::post(path).payload(payload);
+    match content_type {
+        Some(ct) => r.header("content-type", ct),
+        None => r,
     }
+}
+
+fn json_req(path: &str, body: &str) -> Req {
+    Req::post(path).json(body)
 }
 
 async fn via_actix(r: &Req) -> Answer {
@@ -167,36 +131,7 @@ async fn via_actix(r: &Req) -> Answer {
             ),
     )
     .await;
-    let mut t = actix_test::TestRequest::post().uri(r.path);
-    if let Some(ct) = r.content_type {
-        t = t.insert_header(("content-type", ct));
-    }
-    let request = match &r.payload {
-        Payload::Sized(bytes) => t.set_payload(bytes.clone()).to_request(),
-        Payload::Chunked(chunks) => {
-            let chunks: Vec<Result<Bytes, actix_web::error::PayloadError>> =
-                chunks.iter().map(|c| Ok(Bytes::from_static(c))).collect();
-            let stream: ActixStream = Box::pin(futures_util::stream::iter(chunks));
-            t.to_request().replace_payload(actix_web::dev::Payload::from(stream)).0
-        }
-        Payload::Endless(pulled) => {
-            let pulled = pulled.clone();
-            let stream: ActixStream =
-                Box::pin(futures_util::stream::repeat_with(move || Ok(endless_chunk(&pulled))));
-            t.to_request().replace_payload(actix_web::dev::Payload::from(stream)).0
-        }
-    };
-    let sized = matches!(r.payload, Payload::Sized(_));
-    assert_eq!(request.head().headers.get("content-length").is_some(), sized);
-    let res = actix_test::call_service(&app, request).await;
-    let status = res.status().as_u16();
-    let content_type = res
-        .headers()
-        .get("content-type")
-        .map(|v| v.to_str().unwrap().to_owned())
-        .unwrap_or_default();
-    let body = actix_test::read_body(res).await;
-    Answer { status, content_type, body: String::from_utf8(body.to_vec()).unwrap() }
+    call_actix(&app, r).await
 }
 
 async fn via_axum(r: &Req) -> Answer {
@@ -222,36 +157,7 @@ async fn via_axum(r: &Req) -> Answer {
         )
         .layer(Extension(JsonLimits::default()))
         .layer(Extension(Policy { max: 5 }));
-    let mut b = http::Request::builder().method("POST").uri(r.path);
-    if let Some(ct) = r.content_type {
-        b = b.header("content-type", ct);
-    }
-    let body = match &r.payload {
-        Payload::Sized(bytes) => {
-            b = b.header("content-length", bytes.len());
-            axum::body::Body::from(bytes.clone())
-        }
-        Payload::Chunked(chunks) => {
-            let chunks: Vec<Result<Bytes, std::io::Error>> =
-                chunks.iter().map(|c| Ok(Bytes::from_static(c))).collect();
-            axum::body::Body::from_stream(futures_util::stream::iter(chunks))
-        }
-        Payload::Endless(pulled) => {
-            let pulled = pulled.clone();
-            axum::body::Body::from_stream(futures_util::stream::repeat_with(move || {
-                Ok::<_, std::io::Error>(endless_chunk(&pulled))
-            }))
-        }
-    };
-    let res = app.oneshot(b.body(body).unwrap()).await.unwrap();
-    let status = res.status().as_u16();
-    let content_type = res
-        .headers()
-        .get("content-type")
-        .map(|v| v.to_str().unwrap().to_owned())
-        .unwrap_or_default();
-    let body = res.into_body().collect().await.unwrap().to_bytes();
-    Answer { status, content_type, body: String::from_utf8(body.to_vec()).unwrap() }
+    call_axum(app, r).await
 }
 
 /// Runs `r` through both adapters; both must give the same status and the same body.
@@ -261,7 +167,7 @@ async fn both(r: Req) -> Answer {
     assert_eq!(actix.status, axum.status, "actix {actix:?} / axum {axum:?}");
     assert_eq!(actix.body, axum.body);
     if actix.status >= 400 {
-        assert_eq!(actix.content_type, axum.content_type);
+        assert_eq!(actix.content_type(), axum.content_type());
     }
     actix
 }
@@ -294,12 +200,12 @@ async fn a_valid_body_reaches_the_handler() {
 #[actix_web::test]
 async fn only_json_media_types_are_accepted() {
     for content_type in [None, Some("text/plain"), Some("application/x-www-form-urlencoded")] {
-        let r = Req { content_type, ..json_req("/register", REGISTER) };
+        let r = body_req("/register", content_type, Payload::Sized(REGISTER.into()));
         let p = problem(r, ProblemType::UNSUPPORTED_MEDIA_TYPE).await;
         assert!(p["detail"].as_str().unwrap().contains("application/json"));
     }
     for content_type in ["application/json; charset=utf-8", "application/problem+json"] {
-        let r = Req { content_type: Some(content_type), ..json_req("/register", REGISTER) };
+        let r = body_req("/register", Some(content_type), Payload::Sized(REGISTER.into()));
         assert_eq!(both(r).await.status, 201);
     }
 }
@@ -321,33 +227,21 @@ async fn a_chunked_body_is_counted_while_streaming() {
         br#" "email": "ada@example.com","#,
         br#" "password": "twelve chars"}"#,
     ];
-    let r = Req {
-        path: "/register",
-        content_type: Some("application/json"),
-        payload: Payload::Chunked(chunks),
-    };
+    let r = body_req("/register", Some("application/json"), Payload::Chunked(chunks));
     assert_eq!(both(r).await.status, 201);
     // Over the limit, without Content-Length: refused at the chunk that crosses it.
     let chunks = vec![&br#"{"username": "ada99", "#[..], &[b' '; 40], br#""email": "a@b.io"}"#];
-    let r = Req {
-        path: "/small",
-        content_type: Some("application/json"),
-        payload: Payload::Chunked(chunks),
-    };
+    let r = body_req("/small", Some("application/json"), Payload::Chunked(chunks));
     let p = problem(r, ProblemType::PAYLOAD_TOO_LARGE).await;
     assert_eq!(p["max_bytes"], 64);
 }
 
 #[actix_web::test]
 async fn an_endless_body_is_cut_off_just_past_the_limit() {
-    let max_chunks = JsonLimits::DEFAULT_MAX_BYTES / CHUNK + 1;
+    let max_chunks = JsonLimits::DEFAULT_MAX_BYTES / ENDLESS_CHUNK + 1;
     for on_axum in [false, true] {
         let pulled = Arc::new(AtomicUsize::new(0));
-        let r = Req {
-            path: "/register",
-            content_type: Some("application/json"),
-            payload: Payload::Endless(pulled.clone()),
-        };
+        let r = body_req("/register", Some("application/json"), Payload::Endless(pulled.clone()));
         let answer = if on_axum { via_axum(&r).await } else { via_actix(&r).await };
         assert_eq!(answer.status, 413);
         assert_eq!(answer.problem()["max_bytes"], JsonLimits::DEFAULT_MAX_BYTES);
@@ -371,10 +265,11 @@ async fn malformed_json_is_400_with_line_and_column() {
 
 #[actix_web::test]
 async fn invalid_utf8_is_400() {
-    let r = Req {
-        payload: Payload::Sized(b"{\"username\": \"\xc3\x28\"}".to_vec()),
-        ..json_req("/register", "")
-    };
+    let r = body_req(
+        "/register",
+        Some("application/json"),
+        Payload::Sized(b"{\"username\": \"\xc3\x28\"}".to_vec()),
+    );
     let p = problem(r, ProblemType::MALFORMED_BODY).await;
     assert_eq!(p["detail"], "The body is not valid JSON: the body is not valid UTF-8.");
     assert_eq!((p["line"].as_u64(), p["column"].as_u64()), (Some(1), Some(15)));
@@ -486,27 +381,17 @@ async fn a_missing_rules_context_is_a_server_problem() {
         web::post().to(|body: ValidJson<Quota>| async move { body.n.to_string() }),
     ))
     .await;
-    let req = actix_test::TestRequest::post()
-        .uri("/quota")
-        .insert_header(("content-type", "application/json"))
-        .set_payload(r#"{"n": 1}"#)
-        .to_request();
-    let res = actix_test::call_service(&app, req).await;
-    assert_eq!(res.status().as_u16(), 500);
-
-    let app: Router = Router::new().route(
+    let axum: Router = Router::new().route(
         "/quota",
         post(|guard_tower::ValidJson(body): guard_tower::ValidJson<Quota>| async move {
             body.n.to_string()
         }),
     );
-    let req = http::Request::post("/quota")
-        .header("content-type", "application/json")
-        .body(axum::body::Body::from(r#"{"n": 1}"#))
-        .unwrap();
-    let res = app.oneshot(req).await.unwrap();
-    assert_eq!(res.status().as_u16(), 500);
-    assert_eq!(res.headers()["content-type"], "application/problem+json");
+    let r = json_req("/quota", r#"{"n": 1}"#);
+    for res in [call_actix(&app, &r).await, call_axum(axum, &r).await] {
+        assert_eq!(res.status, 500, "{res:?}");
+        assert_eq!(res.problem()["type"], "about:blank");
+    }
 }
 
 #[actix_web::test]
@@ -526,8 +411,6 @@ async fn a_handler_can_take_the_rejection_itself() {
                 },
             ),
         );
-    let req = http::Request::post("/register").body(axum::body::Body::from("{}")).unwrap();
-    let res = app.oneshot(req).await.unwrap();
-    let body = res.into_body().collect().await.unwrap().to_bytes();
-    assert_eq!(body, "refused: 415 Unsupported Media Type");
+    let res = call_axum(app, &Req::post("/register").payload(Payload::Sized(b"{}".to_vec()))).await;
+    assert_eq!(res.body, "refused: 415 Unsupported Media Type");
 }

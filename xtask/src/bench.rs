@@ -54,20 +54,10 @@ const IO_TIMEOUT: Duration = Duration::from_secs(10);
 const BASELINE_RESPONSE: &[u8] = b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n\
 content-length: 15\r\n\r\n{\"status\":\"ok\"}";
 
-/// Every variable the example servers read: removed first so that the caller's environment
-/// (a `REDIS_URL` exported for the tests, say) cannot change what is measured.
-const SERVER_VARIABLES: [&str; 10] = [
-    "GUARD_ADDR",
-    "REDIS_URL",
-    "REDIS_PREFIX",
-    "JWT_SECRET",
-    "CORS_ORIGINS",
-    "AUTH_RATE_LIMIT",
-    "API_RATE_LIMIT",
-    "TRUSTED_PROXIES",
-    "TOKEN_TTL",
-    "RUST_LOG",
-];
+// `VARIABLES`: every variable the example servers read (one list, shared with the servers and
+// the tests), removed before a server starts so that the caller's environment (a `REDIS_URL`
+// exported for the tests, say) cannot change what is measured.
+include!("../../examples/reference-api/src/variables.rs");
 
 /// A scenario: its name, and its request given the server's access token.
 type Scenario = (&'static str, fn(&str) -> Vec<u8>);
@@ -536,7 +526,7 @@ impl Server {
             let stderr = std::fs::File::create(&log)
                 .map_err(|e| format!("create {}: {e}", log.display()))?;
             let mut cmd = Command::new(bin);
-            for var in SERVER_VARIABLES {
+            for var in VARIABLES {
                 cmd.env_remove(var);
             }
             cmd.env("GUARD_ADDR", addr.to_string())
@@ -699,13 +689,28 @@ mod tests {
     }
 
     #[test]
+    fn percentiles_pick_the_sample_at_their_rank() {
+        let run = Run {
+            done: 100,
+            elapsed: Duration::from_secs(1),
+            latencies: (1..=100).map(Duration::from_millis).collect(),
+            unexpected: 0,
+            samples: Vec::new(),
+        };
+        assert_eq!(run.percentile(50), Duration::from_millis(51));
+        assert_eq!(run.percentile(99), Duration::from_millis(100));
+        assert_eq!(run.percentile(100), Duration::from_millis(100), "never past the end");
+        assert_eq!(Run { latencies: Vec::new(), ..run }.percentile(99), Duration::ZERO);
+    }
+
+    #[test]
     fn the_load_generator_drives_the_baseline_and_reads_every_answer() {
         let baseline = BaselineServer::start().expect("the baseline starts");
         let run = drive(baseline.addr, &request_bytes("GET", "/health", &[], b""), 200);
         assert_eq!(run.done, 200);
         assert_eq!(run.unexpected, 0);
         assert!(run.samples.is_empty(), "{:?}", run.samples);
-        assert!(run.percentile(50) <= run.percentile(99));
+        assert_eq!(run.latencies.len(), 200, "one latency per answer");
         let mut conn = Conn::new(baseline.addr);
         for _ in 0..3 {
             let reply = conn.send(&request_bytes("GET", "/", &[], b"")).expect("an answer");

@@ -1,4 +1,4 @@
-//! The reference API on actix-web; `shared/REFERENCE-API.md` is the contract and
+//! The reference API on actix-web; `docs/reference-api.md` is the contract and
 //! `reference_api` holds everything that is not actix-web wiring.
 //!
 //! The guards are wired as one stack per route group, each applied with one `.wrap`:

@@ -1,4 +1,4 @@
-//! The reference API on axum; `shared/REFERENCE-API.md` is the contract and `reference_api`
+//! The reference API on axum; `docs/reference-api.md` is the contract and `reference_api`
 //! holds everything that is not axum wiring.
 //!
 //! The guards are wired as one stack per route group, each applied with one layer: the

@@ -188,6 +188,24 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_servers_read_exactly_the_listed_variables() {
+        let asked = std::sync::Mutex::new(Vec::new());
+        Config::from_vars(|name| {
+            asked.lock().unwrap().push(name.to_owned());
+            None
+        })
+        .unwrap();
+        let mut asked = asked.into_inner().unwrap();
+        asked.sort();
+        asked.dedup();
+        // RUST_LOG is read by the log filter (`init_tracing`), not by `Config`.
+        let mut listed: Vec<String> =
+            crate::VARIABLES.iter().filter(|v| **v != "RUST_LOG").map(|v| v.to_string()).collect();
+        listed.sort();
+        assert_eq!(asked, listed);
+    }
+
+    #[test]
     fn secrets_stay_out_of_debug_output() {
         let config = Config::from_vars(|name| match name {
             "REDIS_URL" => Some("redis://default:s3cret@db:6379".into()),

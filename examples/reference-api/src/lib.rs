@@ -10,13 +10,12 @@
 //! assert_eq!(config.addr.port(), 9000);
 //! let _stack = reference_api::security_stack(&config).unwrap();
 //! ```
-#![forbid(unsafe_code)]
-#![warn(missing_docs)]
 
 pub mod api;
 mod config;
 mod stack;
 pub mod users;
+mod variables;
 
 pub use api::Api;
 pub use config::{Config, ConfigError};
@@ -24,6 +23,7 @@ pub use stack::{
     AuthStack, BearerStack, SecurityStack, StackError, UserStack, auth_stack, security_stack,
     user_stack,
 };
+pub use variables::VARIABLES;
 
 /// Sends logs to stderr, filtered by `RUST_LOG` (default `info`).
 pub fn init_tracing() {

@@ -120,6 +120,8 @@ fn store_err(err: impl std::fmt::Display) -> UserError {
 pub struct UserStore {
     backend: Arc<Backend>,
     dummy_hash: Arc<str>,
+    /// Password verifications run (what makes an unknown user cost what a known one does).
+    verifications: Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl std::fmt::Debug for UserStore {
@@ -162,7 +164,7 @@ impl UserStore {
     fn new(backend: Backend) -> Self {
         // Any valid hash of the same parameters gives unknown users the same verification cost.
         let dummy = hash_now("no user has this password, it only costs time").unwrap_or_default();
-        Self { backend: Arc::new(backend), dummy_hash: dummy.into() }
+        Self { backend: Arc::new(backend), dummy_hash: dummy.into(), verifications: Arc::default() }
     }
 
     /// Users in this process only, at most `capacity` of them.
@@ -271,6 +273,7 @@ impl UserStore {
             Some(u) => u.password_hash.as_str().into(),
             None => self.dummy_hash.clone(),
         };
+        self.verifications.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let matches = verify(password.to_owned(), stored).await;
         match user {
             Some(user) if matches => Ok(user),
@@ -319,6 +322,10 @@ async fn put(
 mod tests {
     use super::*;
 
+    fn verifications(store: &UserStore) -> u64 {
+        store.verifications.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
     async fn suite(store: UserStore, name: &str) {
         let user = store.create(name, "a@example.com", "correct horse battery").await.unwrap();
         assert!(matches!(
@@ -326,11 +333,16 @@ mod tests {
             Err(UserError::Taken)
         ));
         assert_eq!(store.authenticate(name, "correct horse battery").await.unwrap(), user);
+        // A wrong password and an unknown user cost the same: one Argon2 verification each
+        // (the unknown one against a dummy hash), so neither answer nor timing tells them apart.
+        let before = verifications(&store);
         assert!(matches!(store.authenticate(name, "wrong").await, Err(UserError::BadCredentials)));
+        assert_eq!(verifications(&store), before + 1);
         assert!(matches!(
             store.authenticate("nobody-here", "wrong").await,
             Err(UserError::BadCredentials)
         ));
+        assert_eq!(verifications(&store), before + 2);
         assert_eq!(store.by_id(&user.id).await.unwrap().unwrap().username, name);
         assert!(matches!(
             store.check_password(&user.id, "wrong").await,
