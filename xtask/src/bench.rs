@@ -20,13 +20,15 @@
 //! overrides the number of measured requests per scenario (default 50000).
 
 use std::ffi::OsString;
-use std::io::{self, Read, Write};
+use std::io::{self, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitCode, Stdio};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Barrier};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::{self, JoinHandle};
+
+use crate::load::{CONNECTIONS, Conn, IO_TIMEOUT, Reply, Run, drive, fill, find, request_bytes};
 use std::time::{Duration, Instant};
 
 /// The example servers, in the order they are reported.
@@ -38,17 +40,8 @@ const DEFAULT_REQUESTS: usize = 50_000;
 /// Requests sent before each measurement and not counted (connections, caches, allocators).
 const WARM_UP_REQUESTS: usize = 1_000;
 
-/// Keep-alive connections, one client thread each.
-const CONNECTIONS: usize = 16;
-
-/// A measurement stops after this long even if not every request was sent.
-const RUN_DEADLINE: Duration = Duration::from_secs(60);
-
 /// How long a server may take to answer `/health` after it was started.
 const START_DEADLINE: Duration = Duration::from_secs(20);
-
-/// Longest wait for one answer before the connection counts as broken.
-const IO_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The baseline's one answer, the same bytes for every request.
 const BASELINE_RESPONSE: &[u8] = b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n\
@@ -102,7 +95,7 @@ fn bench() -> Result<bool, String> {
         },
         Err(_) => DEFAULT_REQUESTS,
     };
-    let root = workspace_root();
+    let root = crate::ci::workspace_root();
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     build_servers(&cargo, &root)?;
     let release_dir = target_dir(&cargo, &root)?.join("release");
@@ -196,169 +189,6 @@ fn json_string(json: &str, key: &str) -> Option<String> {
     None
 }
 
-/// The workspace root: xtask sits directly below it.
-fn workspace_root() -> PathBuf {
-    let manifest_dir = std::env::var_os("CARGO_MANIFEST_DIR")
-        .map_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")), PathBuf::from);
-    manifest_dir.parent().map_or_else(|| manifest_dir.clone(), Path::to_path_buf)
-}
-
-/// An HTTP/1.1 request on a keep-alive connection.
-fn request_bytes(method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> Vec<u8> {
-    let mut head = format!("{method} {path} HTTP/1.1\r\nHost: localhost\r\n");
-    for (name, value) in headers {
-        head.push_str(&format!("{name}: {value}\r\n"));
-    }
-    if !body.is_empty() {
-        head.push_str(&format!("Content-Length: {}\r\n", body.len()));
-    }
-    head.push_str("\r\n");
-    let mut bytes = head.into_bytes();
-    bytes.extend_from_slice(body);
-    bytes
-}
-
-/// One answer: the status and body.
-struct Reply {
-    status: u16,
-    body: Vec<u8>,
-}
-
-/// A keep-alive client connection: writes a request, reads one answer (Content-Length bodies
-/// only: what both servers send), and reconnects when the server closes.
-struct Conn {
-    addr: SocketAddr,
-    stream: Option<TcpStream>,
-    buf: Vec<u8>,
-}
-
-impl Conn {
-    fn new(addr: SocketAddr) -> Self {
-        Self { addr, stream: None, buf: Vec::with_capacity(16 * 1024) }
-    }
-
-    fn send(&mut self, request: &[u8]) -> io::Result<Reply> {
-        if self.stream.is_none() {
-            let stream = TcpStream::connect_timeout(&self.addr, IO_TIMEOUT)?;
-            stream.set_nodelay(true)?;
-            stream.set_read_timeout(Some(IO_TIMEOUT))?;
-            stream.set_write_timeout(Some(IO_TIMEOUT))?;
-            self.stream = Some(stream);
-            self.buf.clear();
-        }
-        let result = self.exchange(request);
-        if !matches!(result, Ok((_, true))) {
-            // Closed by the server, or broken: the next request opens a new connection.
-            self.stream = None;
-        }
-        result.map(|(reply, _)| reply)
-    }
-
-    /// The answer, and whether the connection stays open.
-    fn exchange(&mut self, request: &[u8]) -> io::Result<(Reply, bool)> {
-        let stream = self.stream.as_mut().ok_or_else(|| io::Error::other("not connected"))?;
-        stream.write_all(request)?;
-        let head_end = loop {
-            if let Some(pos) = find(&self.buf, b"\r\n\r\n") {
-                break pos + 4;
-            }
-            if self.buf.len() > 64 * 1024 {
-                return Err(invalid("response head over 64 KiB"));
-            }
-            fill(stream, &mut self.buf)?;
-        };
-        let head = std::str::from_utf8(&self.buf[..head_end])
-            .map_err(|_| invalid("response head is not UTF-8"))?;
-        let mut lines = head.split("\r\n");
-        let status = lines
-            .next()
-            .and_then(|line| line.split(' ').nth(1))
-            .and_then(|code| code.parse::<u16>().ok())
-            .ok_or_else(|| invalid("no status line"))?;
-        let (mut length, mut close) = (None, false);
-        for (name, value) in lines.filter_map(|line| line.split_once(':')) {
-            let (name, value) = (name.trim(), value.trim());
-            if name.eq_ignore_ascii_case("content-length") {
-                length = Some(value.parse::<usize>().map_err(|_| invalid("bad Content-Length"))?);
-            } else if name.eq_ignore_ascii_case("transfer-encoding") {
-                return Err(invalid("chunked answers are not supported by this client"));
-            } else if name.eq_ignore_ascii_case("connection") {
-                close = value.eq_ignore_ascii_case("close");
-            }
-        }
-        let length = match (length, status) {
-            (Some(length), _) => length,
-            (None, 204 | 304) => 0,
-            (None, _) => return Err(invalid("an answer without Content-Length")),
-        };
-        while self.buf.len() < head_end + length {
-            fill(stream, &mut self.buf)?;
-        }
-        let body = self.buf[head_end..head_end + length].to_vec();
-        self.buf.drain(..head_end + length);
-        Ok((Reply { status, body }, !close))
-    }
-}
-
-/// Reads what is available into `buf`; end of stream is an error (an answer was due).
-fn fill(stream: &mut TcpStream, buf: &mut Vec<u8>) -> io::Result<()> {
-    let mut chunk = [0u8; 16 * 1024];
-    match stream.read(&mut chunk)? {
-        0 => Err(io::Error::new(io::ErrorKind::UnexpectedEof, "connection closed mid-answer")),
-        n => {
-            buf.extend_from_slice(&chunk[..n]);
-            Ok(())
-        }
-    }
-}
-
-fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
-    haystack.windows(needle.len()).position(|window| window == needle)
-}
-
-fn invalid(message: &'static str) -> io::Error {
-    io::Error::new(io::ErrorKind::InvalidData, message)
-}
-
-/// What one load run saw.
-struct Run {
-    /// Requests answered (with any status).
-    done: usize,
-    /// From the start signal to the last answer.
-    elapsed: Duration,
-    /// Per request, from writing the request to the end of the answer, sorted.
-    latencies: Vec<Duration>,
-    /// Requests answered with another status than 200.
-    unexpected: usize,
-    /// A few of those, and broken connections, to show.
-    samples: Vec<String>,
-}
-
-impl Run {
-    fn per_second(&self) -> f64 {
-        self.done as f64 / self.elapsed.as_secs_f64().max(f64::MIN_POSITIVE)
-    }
-
-    fn percentile(&self, p: usize) -> Duration {
-        match self.latencies.len() {
-            0 => Duration::ZERO,
-            n => self.latencies[(n * p / 100).min(n - 1)],
-        }
-    }
-
-    /// Prints what went wrong, if anything; whether every answer was as expected.
-    fn report_unexpected(&self, scenario: &str, target: &str) -> bool {
-        if self.unexpected == 0 && self.samples.is_empty() {
-            return true;
-        }
-        eprintln!("{target}, {scenario}: {} unexpected answers; first ones:", self.unexpected);
-        for sample in &self.samples {
-            eprintln!("  {sample}");
-        }
-        false
-    }
-}
-
 /// Warms up, then measures `requests` requests of `request` against `addr`.
 fn measure(
     scenario: &str,
@@ -373,74 +203,6 @@ fn measure(
         return Err(format!("{target} answered {scenario} unexpectedly during the warm-up"));
     }
     Ok(drive(addr, request, requests))
-}
-
-/// Sends `total` requests over [`CONNECTIONS`] keep-alive connections, one thread each,
-/// stopping early at [`RUN_DEADLINE`]. Every answer is expected to be a 200.
-fn drive(addr: SocketAddr, request: &[u8], total: usize) -> Run {
-    let next = AtomicUsize::new(0);
-    let start_line = Barrier::new(CONNECTIONS + 1);
-    let deadline = Instant::now() + RUN_DEADLINE;
-    let (per_thread, start) = thread::scope(|scope| {
-        let workers: Vec<_> = (0..CONNECTIONS)
-            .map(|_| {
-                scope.spawn(|| {
-                    let mut conn = Conn::new(addr);
-                    let mut latencies = Vec::with_capacity(total / CONNECTIONS + 1);
-                    let mut unexpected = 0;
-                    let mut samples = Vec::new();
-                    start_line.wait();
-                    while next.fetch_add(1, Ordering::Relaxed) < total && Instant::now() < deadline
-                    {
-                        let sent = Instant::now();
-                        match conn.send(request) {
-                            Ok(reply) => {
-                                latencies.push(sent.elapsed());
-                                if reply.status != 200 {
-                                    unexpected += 1;
-                                    if samples.len() < 3 {
-                                        let body = String::from_utf8_lossy(&reply.body);
-                                        samples.push(format!("{}: {body:.300}", reply.status));
-                                    }
-                                }
-                            }
-                            Err(err) => {
-                                samples.push(format!("connection failed: {err}"));
-                                break;
-                            }
-                        }
-                    }
-                    (latencies, unexpected, samples, Instant::now())
-                })
-            })
-            .collect();
-        start_line.wait();
-        let start = Instant::now();
-        let results: Vec<_> = workers
-            .into_iter()
-            .map(|worker| match worker.join() {
-                Ok(result) => result,
-                Err(_) => (Vec::new(), 0, vec!["a client thread panicked".into()], Instant::now()),
-            })
-            .collect();
-        (results, start)
-    });
-    let mut run = Run {
-        done: 0,
-        elapsed: Duration::ZERO,
-        latencies: Vec::with_capacity(total),
-        unexpected: 0,
-        samples: Vec::new(),
-    };
-    for (latencies, unexpected, samples, finished) in per_thread {
-        run.latencies.extend(latencies);
-        run.unexpected += unexpected;
-        run.samples.extend(samples.into_iter().take(3));
-        run.elapsed = run.elapsed.max(finished.saturating_duration_since(start));
-    }
-    run.done = run.latencies.len();
-    run.latencies.sort_unstable();
-    run
 }
 
 /// The baseline: a std-only keep-alive server answering every request with the same bytes,
@@ -686,21 +448,6 @@ mod tests {
         let json = r#"{"a":1,"target_directory":"C:\\t\/x \"y\"","b":"c"}"#;
         assert_eq!(json_string(json, "target_directory").as_deref(), Some(r#"C:\t/x "y""#));
         assert_eq!(json_string(json, "missing"), None);
-    }
-
-    #[test]
-    fn percentiles_pick_the_sample_at_their_rank() {
-        let run = Run {
-            done: 100,
-            elapsed: Duration::from_secs(1),
-            latencies: (1..=100).map(Duration::from_millis).collect(),
-            unexpected: 0,
-            samples: Vec::new(),
-        };
-        assert_eq!(run.percentile(50), Duration::from_millis(51));
-        assert_eq!(run.percentile(99), Duration::from_millis(100));
-        assert_eq!(run.percentile(100), Duration::from_millis(100), "never past the end");
-        assert_eq!(Run { latencies: Vec::new(), ..run }.percentile(99), Duration::ZERO);
     }
 
     #[test]

@@ -9,6 +9,7 @@
 mod bench;
 mod ci;
 mod fuzz;
+mod load;
 mod redis;
 mod stress;
 

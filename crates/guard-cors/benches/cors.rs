@@ -3,24 +3,14 @@
 
 use std::collections::HashSet;
 use std::hint::black_box;
-use std::pin::pin;
-use std::task::{Context, Poll, Waker};
-use std::time::Duration;
 
-use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
+use criterion::Criterion;
+use guard_bench::now;
 use guard_core::{Decision, Guard, GuardRequest, HttpRequestHead};
 use guard_cors::CorsPolicy;
 use http::{Request, Response, StatusCode};
 
 const ORIGIN: &str = "https://app.example.com";
-
-/// Polls a future that is ready at once (the CORS guard never waits), without a runtime.
-fn now<F: Future>(future: F) -> F::Output {
-    match pin!(future).poll(&mut Context::from_waker(Waker::noop())) {
-        Poll::Ready(output) => output,
-        Poll::Pending => panic!("the CORS guard never waits"),
-    }
-}
 
 fn cors(c: &mut Criterion) {
     let allowlist = [ORIGIN, "https://admin.example.com", "http://localhost:3000"];
@@ -54,17 +44,7 @@ fn cors(c: &mut Criterion) {
         b.iter(|| set.contains(black_box(ORIGIN)));
     });
     group.bench_function("allowed_actual_request_check_and_respond", |b| {
-        b.iter_batched_ref(
-            || Response::new(()).into_parts().0,
-            |res| {
-                let mut req = GuardRequest::new(black_box(&actual));
-                let Decision::Continue(state) = now(cors.check(&mut req)) else {
-                    panic!("an actual request goes to the handler")
-                };
-                cors.respond(state, res);
-            },
-            BatchSize::SmallInput,
-        );
+        guard_bench::check_and_respond(b, &cors, &actual, &Response::new(()).into_parts().0);
     });
     group.bench_function("allowed_preflight", |b| {
         b.iter(|| {
@@ -78,12 +58,4 @@ fn cors(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group! {
-    name = benches;
-    config = Criterion::default()
-        .sample_size(20)
-        .warm_up_time(Duration::from_millis(500))
-        .measurement_time(Duration::from_secs(2));
-    targets = cors
-}
-criterion_main!(benches);
+guard_bench::main!(cors);

@@ -3,21 +3,10 @@
 //! the handler's response head.
 
 use std::hint::black_box;
-use std::pin::pin;
-use std::task::{Context, Poll, Waker};
-use std::time::Duration;
 
-use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
-use guard_core::{Decision, Guard, GuardRequest, HttpRequestHead};
+use criterion::{BatchSize, Criterion};
+use guard_core::HttpRequestHead;
 use http::{HeaderMap, HeaderValue, Request, Response, header};
-
-/// Polls a future that is ready at once (the headers guard never waits), without a runtime.
-fn now<F: Future>(future: F) -> F::Output {
-    match pin!(future).poll(&mut Context::from_waker(Waker::noop())) {
-        Poll::Ready(output) => output,
-        Poll::Pending => panic!("the headers guard never waits"),
-    }
-}
 
 /// What a handler typically returns: a JSON response head with a framework `Server` header.
 fn handler_response() -> http::response::Parts {
@@ -47,27 +36,9 @@ fn headers(c: &mut Criterion) {
         b.iter(|| black_box(&template).clone());
     });
     group.bench_function("api_check_and_respond", |b| {
-        b.iter_batched_ref(
-            handler_response,
-            |res| {
-                let mut req = GuardRequest::new(black_box(&head));
-                let Decision::Continue(state) = now(guard.check(&mut req)) else {
-                    panic!("the headers guard never answers early")
-                };
-                guard.respond(state, res);
-            },
-            BatchSize::SmallInput,
-        );
+        guard_bench::check_and_respond(b, &guard, &head, &template);
     });
     group.finish();
 }
 
-criterion_group! {
-    name = benches;
-    config = Criterion::default()
-        .sample_size(20)
-        .warm_up_time(Duration::from_millis(500))
-        .measurement_time(Duration::from_secs(2));
-    targets = headers
-}
-criterion_main!(benches);
+guard_bench::main!(headers);

@@ -2,11 +2,10 @@
 //! a baseline measured in the same group: jsonwebtoken's own `decode` of the same token.
 
 use std::hint::black_box;
-use std::pin::pin;
-use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
-use criterion::{Criterion, criterion_group, criterion_main};
+use criterion::Criterion;
+use guard_bench::now;
 use guard_jwt::{JwtPolicy, MemoryRevocationStore, TokenIssuer};
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 
@@ -21,15 +20,6 @@ struct Claims {
     iat: u64,
     nbf: u64,
     exp: u64,
-}
-
-/// Polls a future that is ready at once (static keys, an in-memory revocation store), without
-/// driving a runtime; the caller has entered one for the revocation deadline's timer.
-fn now<F: Future>(future: F) -> F::Output {
-    match pin!(future).poll(&mut Context::from_waker(Waker::noop())) {
-        Poll::Ready(output) => output,
-        Poll::Pending => panic!("verification with static keys and a memory store never waits"),
-    }
 }
 
 fn jwt(c: &mut Criterion) {
@@ -70,12 +60,4 @@ fn jwt(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group! {
-    name = benches;
-    config = Criterion::default()
-        .sample_size(20)
-        .warm_up_time(Duration::from_millis(500))
-        .measurement_time(Duration::from_secs(2));
-    targets = jwt
-}
-criterion_main!(benches);
+guard_bench::main!(jwt);

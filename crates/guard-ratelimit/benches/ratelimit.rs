@@ -4,25 +4,14 @@
 use std::collections::HashMap;
 use std::hint::black_box;
 use std::net::SocketAddr;
-use std::pin::pin;
-use std::task::{Context, Poll, Waker};
-use std::time::Duration;
 
-use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
+use criterion::Criterion;
+use guard_bench::now;
 use guard_core::{Decision, Guard, GuardRequest, HttpRequestHead};
 use guard_ratelimit::{Key, MemoryStore, RateLimitPolicy};
 use http::{Request, Response};
 
 const CLIENT: &str = "203.0.113.9";
-
-/// Polls a future that is ready at once (a memory-store decision never waits), without a
-/// runtime.
-fn now<F: Future>(future: F) -> F::Output {
-    match pin!(future).poll(&mut Context::from_waker(Waker::noop())) {
-        Poll::Ready(output) => output,
-        Poll::Pending => panic!("a memory-store decision never waits"),
-    }
-}
 
 fn ratelimit(c: &mut Criterion) {
     // A limit no benchmark run can reach, so that every decision admits and counts.
@@ -72,27 +61,9 @@ fn ratelimit(c: &mut Criterion) {
         });
     });
     group.bench_function("gcra_memory_check_and_respond", |b| {
-        b.iter_batched_ref(
-            || Response::new(()).into_parts().0,
-            |res| {
-                let mut req = GuardRequest::new(black_box(&head));
-                let Decision::Continue(state) = now(limiter.check(&mut req)) else {
-                    panic!("the limit is never reached")
-                };
-                limiter.respond(state, res);
-            },
-            BatchSize::SmallInput,
-        );
+        guard_bench::check_and_respond(b, &limiter, &head, &Response::new(()).into_parts().0);
     });
     group.finish();
 }
 
-criterion_group! {
-    name = benches;
-    config = Criterion::default()
-        .sample_size(20)
-        .warm_up_time(Duration::from_millis(500))
-        .measurement_time(Duration::from_secs(2));
-    targets = ratelimit
-}
-criterion_main!(benches);
+guard_bench::main!(ratelimit);
