@@ -176,7 +176,7 @@ impl fmt::Debug for Cors {
             .field("origins", &self.origins.allowlist)
             .field("mirror_request_origin", &self.origins.mirror)
             .field("null_origin", &self.origins.null)
-            .field("origin_fn", &self.origins.predicate.as_ref().map(|_| "<fn>"))
+            .field("origin_fn", &self.origins.predicate)
             .field("methods", &self.methods)
             .field("headers", &self.headers)
             .field("credentials", &self.credentials)
@@ -266,7 +266,7 @@ impl Cors {
                         .origins
                         .predicate
                         .as_ref()
-                        .is_some_and(|allows| allows(&parsed.serialized, head))
+                        .is_some_and(|predicate| predicate.allows(&parsed.serialized, head))
             }
         };
         if !allowed {

@@ -3,7 +3,7 @@
 
 use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
-use std::fmt::Write as _;
+use std::fmt::{self, Write as _};
 use std::net::{Ipv4Addr, Ipv6Addr};
 use std::sync::Arc;
 
@@ -16,7 +16,31 @@ pub(crate) const ANY: &str = "*";
 
 /// The predicate of [`CorsPolicy::allow_origin_fn`](crate::CorsPolicy::allow_origin_fn): the
 /// request's origin in normal form, and the request head.
-pub(crate) type OriginPredicate = Arc<dyn Fn(&str, &dyn RequestHead) -> bool + Send + Sync>;
+#[derive(Clone)]
+pub(crate) struct OriginPredicate(Arc<PredicateFn>);
+
+type PredicateFn = dyn Fn(&str, &dyn RequestHead) -> bool + Send + Sync;
+
+impl OriginPredicate {
+    pub(crate) fn new<F>(predicate: F) -> Self
+    where
+        F: Fn(&str, &dyn RequestHead) -> bool + Send + Sync + 'static,
+    {
+        Self(Arc::new(predicate))
+    }
+
+    pub(crate) fn allows(&self, origin: &str, head: &dyn RequestHead) -> bool {
+        (self.0)(origin, head)
+    }
+}
+
+/// A closure has no `Debug`: `"<fn>"` stands in for it, so that the policy can derive `Debug` and
+/// the guard list the predicate like any other field.
+impl fmt::Debug for OriginPredicate {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt("<fn>", f)
+    }
+}
 
 /// The two schemes whose origins can make CORS requests.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -1,8 +1,6 @@
 //! The CORS policy as plain data: what a config file holds, what the builder methods fill in, and
 //! what [`CorsPolicy::build`] validates and compiles into the [`Cors`] guard.
 
-use std::fmt;
-use std::sync::Arc;
 use std::time::Duration;
 
 use guard_core::{PreparedHeader, RequestHead};
@@ -63,7 +61,7 @@ use crate::origin::{
 /// assert_eq!(format!("{same:?}"), format!("{policy:?}"));
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
-#[derive(Clone, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct CorsPolicy {
     /// Exact origins (`https://app.example.com`, `http://localhost:3000`), normalised at build
@@ -73,6 +71,9 @@ pub struct CorsPolicy {
     /// Subdomain patterns (`https://*.example.com`): every subdomain of the domain, at any depth,
     /// with that scheme and port; not the domain itself.
     pub allow_subdomains_of: Vec<String>,
+    /// A predicate for origins that no list describes; not part of a config file.
+    #[serde(skip)]
+    allow_origin_fn: Option<OriginPredicate>,
     /// Echo every well-formed request origin back (never with credentials). Browsers treat it
     /// like `*`, except that responses vary by `Origin`; prefer an allowlist.
     pub mirror_request_origin: bool,
@@ -101,9 +102,6 @@ pub struct CorsPolicy {
     /// `Access-Control-Allow-Private-Network: true` (Private Network Access, deprecated by
     /// browsers: opt-in).
     pub allow_private_network: bool,
-    /// A predicate for origins that no list describes; not part of a config file.
-    #[serde(skip)]
-    allow_origin_fn: Option<OriginPredicate>,
 }
 
 impl Default for CorsPolicy {
@@ -111,6 +109,7 @@ impl Default for CorsPolicy {
         Self {
             allow_origins: Vec::new(),
             allow_subdomains_of: Vec::new(),
+            allow_origin_fn: None,
             mirror_request_origin: false,
             allow_null_origin: false,
             allow_methods: ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"]
@@ -122,36 +121,31 @@ impl Default for CorsPolicy {
             max_age: 600,
             block_disallowed: false,
             allow_private_network: false,
-            allow_origin_fn: None,
         }
     }
 }
 
-impl fmt::Debug for CorsPolicy {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("CorsPolicy")
-            .field("allow_origins", &self.allow_origins)
-            .field("allow_subdomains_of", &self.allow_subdomains_of)
-            .field("allow_origin_fn", &self.allow_origin_fn.as_ref().map(|_| "<fn>"))
-            .field("mirror_request_origin", &self.mirror_request_origin)
-            .field("allow_null_origin", &self.allow_null_origin)
-            .field("allow_methods", &self.allow_methods)
-            .field("allow_headers", &self.allow_headers)
-            .field("expose_headers", &self.expose_headers)
-            .field("allow_credentials", &self.allow_credentials)
-            .field("max_age", &self.max_age)
-            .field("block_disallowed", &self.block_disallowed)
-            .field("allow_private_network", &self.allow_private_network)
-            .finish()
-    }
-}
-
-fn strings<I>(items: I) -> Vec<String>
-where
-    I: IntoIterator,
-    I::Item: AsRef<str>,
-{
-    items.into_iter().map(|s| s.as_ref().to_owned()).collect()
+/// Builder methods that only replace their field with the argument, a list of strings or a flag:
+/// written once so that they cannot drift apart, each with its own docs.
+macro_rules! setters {
+    ($($(#[$doc:meta])* $field:ident($arg:ident: strings);)+) => {$(
+        $(#[$doc])*
+        pub fn $field<I>(mut self, $arg: I) -> Self
+        where
+            I: IntoIterator,
+            I::Item: AsRef<str>,
+        {
+            self.$field = $arg.into_iter().map(|s| s.as_ref().to_owned()).collect();
+            self
+        }
+    )+};
+    ($($(#[$doc:meta])* $field:ident($arg:ident: bool);)+) => {$(
+        $(#[$doc])*
+        pub fn $field(mut self, $arg: bool) -> Self {
+            self.$field = $arg;
+            self
+        }
+    )+};
 }
 
 impl CorsPolicy {
@@ -160,15 +154,10 @@ impl CorsPolicy {
         Self::default()
     }
 
-    /// Allows exactly these origins (`https://app.example.com`), compared after normalisation
-    /// (case of scheme and host, default ports).
-    pub fn allow_origins<I>(mut self, origins: I) -> Self
-    where
-        I: IntoIterator,
-        I::Item: AsRef<str>,
-    {
-        self.allow_origins = strings(origins);
-        self
+    setters! {
+        /// Allows exactly these origins (`https://app.example.com`), compared after normalisation
+        /// (case of scheme and host, default ports).
+        allow_origins(origins: strings);
     }
 
     /// Allows any origin with `Access-Control-Allow-Origin: *` (sets `allow_origins` to `["*"]`);
@@ -178,16 +167,11 @@ impl CorsPolicy {
         self
     }
 
-    /// Allows every subdomain of these domains, at any depth: `https://*.example.com` allows
-    /// `https://a.example.com` and `https://a.b.example.com`, but not `https://example.com`,
-    /// `http://a.example.com` or `https://a.example.com:8443`.
-    pub fn allow_subdomains_of<I>(mut self, patterns: I) -> Self
-    where
-        I: IntoIterator,
-        I::Item: AsRef<str>,
-    {
-        self.allow_subdomains_of = strings(patterns);
-        self
+    setters! {
+        /// Allows every subdomain of these domains, at any depth: `https://*.example.com` allows
+        /// `https://a.example.com` and `https://a.b.example.com`, but not `https://example.com`,
+        /// `http://a.example.com` or `https://a.example.com:8443`.
+        allow_subdomains_of(patterns: strings);
     }
 
     /// Allows, besides the lists, every origin for which `predicate` returns `true`. It receives
@@ -209,7 +193,7 @@ impl CorsPolicy {
     where
         F: Fn(&str, &dyn RequestHead) -> bool + Send + Sync + 'static,
     {
-        self.allow_origin_fn = Some(Arc::new(predicate));
+        self.allow_origin_fn = Some(OriginPredicate::new(predicate));
         self
     }
 
@@ -259,56 +243,31 @@ impl CorsPolicy {
         Ok(self)
     }
 
-    /// Echoes every well-formed request origin back (see
-    /// [`mirror_request_origin`](Self#structfield.mirror_request_origin)); never with credentials.
-    pub fn mirror_request_origin(mut self, mirror: bool) -> Self {
-        self.mirror_request_origin = mirror;
-        self
+    setters! {
+        /// Echoes every well-formed request origin back (see
+        /// [`mirror_request_origin`](Self#structfield.mirror_request_origin)); never with
+        /// credentials.
+        mirror_request_origin(mirror: bool);
+        /// Allows `Origin: null` (see [`allow_null_origin`](Self#structfield.allow_null_origin)).
+        allow_null_origin(allow: bool);
     }
 
-    /// Allows `Origin: null` (see [`allow_null_origin`](Self#structfield.allow_null_origin)).
-    pub fn allow_null_origin(mut self, allow: bool) -> Self {
-        self.allow_null_origin = allow;
-        self
+    setters! {
+        /// The methods a preflight may ask for (`["GET", "POST"]`, or [`http::Method`]s), replacing
+        /// the default `GET, HEAD, POST, PUT, PATCH, DELETE`.
+        allow_methods(methods: strings);
+        /// The request headers a preflight may ask for, replacing the default
+        /// `authorization, content-type`; `*` allows any header except `Authorization`, which must
+        /// be named.
+        allow_headers(headers: strings);
+        /// The response headers scripts may read (`Access-Control-Expose-Headers`).
+        expose_headers(headers: strings);
     }
 
-    /// The methods a preflight may ask for (`["GET", "POST"]`, or [`http::Method`]s), replacing
-    /// the default `GET, HEAD, POST, PUT, PATCH, DELETE`.
-    pub fn allow_methods<I>(mut self, methods: I) -> Self
-    where
-        I: IntoIterator,
-        I::Item: AsRef<str>,
-    {
-        self.allow_methods = strings(methods);
-        self
-    }
-
-    /// The request headers a preflight may ask for, replacing the default
-    /// `authorization, content-type`; `*` allows any header except `Authorization`, which must
-    /// be named.
-    pub fn allow_headers<I>(mut self, headers: I) -> Self
-    where
-        I: IntoIterator,
-        I::Item: AsRef<str>,
-    {
-        self.allow_headers = strings(headers);
-        self
-    }
-
-    /// The response headers scripts may read (`Access-Control-Expose-Headers`).
-    pub fn expose_headers<I>(mut self, headers: I) -> Self
-    where
-        I: IntoIterator,
-        I::Item: AsRef<str>,
-    {
-        self.expose_headers = strings(headers);
-        self
-    }
-
-    /// Whether browsers may send credentials (cookies, HTTP authentication) and read the answer.
-    pub fn allow_credentials(mut self, allow: bool) -> Self {
-        self.allow_credentials = allow;
-        self
+    setters! {
+        /// Whether browsers may send credentials (cookies, HTTP authentication) and read the
+        /// answer.
+        allow_credentials(allow: bool);
     }
 
     /// How long browsers may cache a preflight answer, in whole seconds (default 10 minutes).
@@ -317,17 +276,12 @@ impl CorsPolicy {
         self
     }
 
-    /// Whether requests from disallowed origins are refused with 403 (see
-    /// [`block_disallowed`](Self#structfield.block_disallowed)).
-    pub fn block_disallowed(mut self, block: bool) -> Self {
-        self.block_disallowed = block;
-        self
-    }
-
-    /// Whether preflights asking for Private Network Access are granted it.
-    pub fn allow_private_network(mut self, allow: bool) -> Self {
-        self.allow_private_network = allow;
-        self
+    setters! {
+        /// Whether requests from disallowed origins are refused with 403 (see
+        /// [`block_disallowed`](Self#structfield.block_disallowed)).
+        block_disallowed(block: bool);
+        /// Whether preflights asking for Private Network Access are granted it.
+        allow_private_network(allow: bool);
     }
 
     /// The predicate set with [`allow_origin_fn`](Self::allow_origin_fn), for [`build`].

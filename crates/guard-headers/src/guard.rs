@@ -164,27 +164,8 @@ mod tests {
     use http::{HeaderMap, Request, StatusCode, header};
 
     use super::*;
+    use crate::test_support::{check, handle, response};
     use crate::{ContentSecurityPolicy, FrameOptions, api, helmet};
-
-    /// Runs `check` on a plain GET, returning the state and the nonce left for the handler.
-    async fn check(
-        guard: &impl Guard<State = Option<CspNonce>>,
-    ) -> (Option<CspNonce>, Option<CspNonce>) {
-        let (parts, ()) = Request::get("/").body(()).unwrap().into_parts();
-        let head = HttpRequestHead::new(&parts, None);
-        let mut req = GuardRequest::new(&head);
-        let Decision::Continue(state) = guard.check(&mut req).await else {
-            panic!("the headers guard never answers early")
-        };
-        (state, req.extensions().get::<CspNonce>().copied())
-    }
-
-    /// A handler's response that already carries `headers`.
-    fn response(headers: &[(&str, &str)]) -> GuardResponse {
-        headers.iter().fold(GuardResponse::new(StatusCode::OK), |res, (name, value)| {
-            res.with_header(name.parse().unwrap(), value.parse().unwrap())
-        })
-    }
 
     fn values<'a>(res: &'a GuardResponse, name: &str) -> Vec<&'a str> {
         res.headers().get_all(name).iter().map(|v| v.to_str().unwrap()).collect()
@@ -223,15 +204,17 @@ mod tests {
     #[tokio::test]
     async fn the_policy_value_replaces_the_handlers_so_nothing_is_sent_twice() {
         let guard = api().build().unwrap();
-        let mut res = response(&[
-            ("x-frame-options", "SAMEORIGIN"),
-            ("x-frame-options", "ALLOWALL"),
-            ("content-security-policy", "default-src *"),
-            ("cache-control", "public, max-age=60"),
-            ("content-type", "application/json"),
-        ]);
-        let (state, _) = check(&guard).await;
-        guard.respond(state, &mut res);
+        let mut res = handle(
+            &guard,
+            &[
+                ("x-frame-options", "SAMEORIGIN"),
+                ("x-frame-options", "ALLOWALL"),
+                ("content-security-policy", "default-src *"),
+                ("cache-control", "public, max-age=60"),
+                ("content-type", "application/json"),
+            ],
+        )
+        .await;
         assert_eq!(values(&res, "x-frame-options"), ["DENY"]);
         assert_eq!(
             values(&res, "content-security-policy"),
@@ -252,13 +235,15 @@ mod tests {
     async fn with_keep_handler_values_the_handler_wins_and_the_policy_fills_in() {
         let guard = api().keep_handler_values(true).build().unwrap();
         assert!(guard.keeps_handler_values());
-        let mut res = response(&[
-            ("x-frame-options", "SAMEORIGIN"),
-            ("content-security-policy", "default-src 'self'"),
-            ("server", "nginx"),
-        ]);
-        let (state, _) = check(&guard).await;
-        guard.respond(state, &mut res);
+        let res = handle(
+            &guard,
+            &[
+                ("x-frame-options", "SAMEORIGIN"),
+                ("content-security-policy", "default-src 'self'"),
+                ("server", "nginx"),
+            ],
+        )
+        .await;
         assert_eq!(values(&res, "x-frame-options"), ["SAMEORIGIN"]);
         assert_eq!(values(&res, "content-security-policy"), ["default-src 'self'"]);
         assert_eq!(values(&res, "referrer-policy"), ["no-referrer"]);
@@ -274,9 +259,8 @@ mod tests {
             .pass_through("referrer-policy")
             .build()
             .unwrap();
-        let mut res = response(&[("cache-control", "public"), ("referrer-policy", "origin")]);
-        let (state, _) = check(&guard).await;
-        guard.respond(state, &mut res);
+        let res =
+            handle(&guard, &[("cache-control", "public"), ("referrer-policy", "origin")]).await;
         assert_eq!(values(&res, "x-frame-options"), ["SAMEORIGIN"]);
         assert_eq!(values(&res, "x-custom-policy"), ["on"]);
         assert!(res.headers().get("cache-control").is_none());
@@ -293,9 +277,7 @@ mod tests {
     #[tokio::test]
     async fn report_only_sends_the_policy_under_the_report_only_name() {
         let guard = api().report_only(true).build().unwrap();
-        let mut res = response(&[("content-security-policy", "default-src 'self'")]);
-        let (state, _) = check(&guard).await;
-        guard.respond(state, &mut res);
+        let res = handle(&guard, &[("content-security-policy", "default-src 'self'")]).await;
         assert_eq!(
             values(&res, "content-security-policy-report-only"),
             ["default-src 'none'; frame-ancestors 'none'"]

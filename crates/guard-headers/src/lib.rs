@@ -77,11 +77,25 @@
 //! # }
 //! ```
 
+/// Builder methods that only store a flag: written once so that they stay alike, each with its
+/// own docs.
+macro_rules! flag_setters {
+    ($($(#[$doc:meta])* $method:ident($arg:ident) => $field:ident;)+) => {$(
+        $(#[$doc])*
+        pub fn $method(mut self, $arg: bool) -> Self {
+            self.$field = $arg;
+            self
+        }
+    )+};
+}
+
 mod csp;
 mod guard;
 mod nonce;
 mod policy;
 mod presets;
+#[cfg(test)]
+mod test_support;
 mod values;
 
 pub use csp::{CompiledCsp, ContentSecurityPolicy, CspError, CspSeparator, Source};

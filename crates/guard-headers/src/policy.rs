@@ -118,6 +118,17 @@ impl Rules {
     }
 }
 
+/// The builder methods of the headers that take a typed value: each sets its header to the
+/// value's text, as [`set`](HeadersPolicy::set) with that text would.
+macro_rules! typed_setters {
+    ($($(#[$doc:meta])* $method:ident($ty:ty) => $name:literal;)+) => {$(
+        $(#[$doc])*
+        pub fn $method(self, value: $ty) -> Self {
+            self.set($name, value.to_string())
+        }
+    )+};
+}
+
 /// Which security headers every response gets, plain data until [`build`](Self::build).
 ///
 /// Built from a [`Preset`] ([`api`](crate::api), [`helmet`](crate::helmet), or
@@ -245,30 +256,25 @@ impl HeadersPolicy {
         self
     }
 
-    /// Sends the Content-Security-Policy as `Content-Security-Policy-Report-Only`: browsers
-    /// report violations but block nothing. Cannot be combined with a separate
-    /// [`content_security_policy_report_only`](Self::content_security_policy_report_only).
-    pub fn report_only(mut self, report_only: bool) -> Self {
-        self.report_only = report_only;
-        self
-    }
-
-    /// Draws a fresh nonce for every request.
-    ///
-    /// The guard's `check` stores a [`CspNonce`](crate::CspNonce) in the request extensions for
-    /// the handler (reusing one that an outer guard already stored), and `respond` sends the
-    /// Content-Security-Policy (and the report-only one) with `'nonce-…'` appended to
-    /// `script-src` and `style-src`, and to `script-src-elem` and `style-src-elem` when present.
-    /// When the policy has no `script-src` (or `style-src`), one is added with `default-src`'s
-    /// sources plus the nonce, since `default-src` is what it fell back to. `'none'` is dropped
-    /// from a directive that receives a nonce, and so is `'unsafe-inline'`: browsers ignore it
-    /// once a nonce is present, so keeping it would only make the header seem to allow inline
-    /// scripts and styles that browsers refuse. With nonces on, every inline `<script>` and
-    /// `<style>` needs `nonce="…"` (helmet's `style-src 'unsafe-inline'` included). Rendering that
-    /// header is the only per-response allocation of the guard.
-    pub fn csp_nonce(mut self, nonce: bool) -> Self {
-        self.nonce = nonce;
-        self
+    flag_setters! {
+        /// Sends the Content-Security-Policy as `Content-Security-Policy-Report-Only`: browsers
+        /// report violations but block nothing. Cannot be combined with a separate
+        /// [`content_security_policy_report_only`](Self::content_security_policy_report_only).
+        report_only(report_only) => report_only;
+        /// Draws a fresh nonce for every request.
+        ///
+        /// The guard's `check` stores a [`CspNonce`](crate::CspNonce) in the request extensions for
+        /// the handler (reusing one that an outer guard already stored), and `respond` sends the
+        /// Content-Security-Policy (and the report-only one) with `'nonce-…'` appended to
+        /// `script-src` and `style-src`, and to `script-src-elem` and `style-src-elem` when
+        /// present. When the policy has no `script-src` (or `style-src`), one is added with
+        /// `default-src`'s sources plus the nonce, since `default-src` is what it fell back to.
+        /// `'none'` is dropped from a directive that receives a nonce, and so is `'unsafe-inline'`:
+        /// browsers ignore it once a nonce is present, so keeping it would only make the header
+        /// seem to allow inline scripts and styles that browsers refuse. With nonces on, every
+        /// inline `<script>` and `<style>` needs `nonce="…"` (helmet's `style-src 'unsafe-inline'`
+        /// included). Rendering that header is the only per-response allocation of the guard.
+        csp_nonce(nonce) => nonce;
     }
 
     /// Sets `Strict-Transport-Security`.
@@ -278,34 +284,19 @@ impl HeadersPolicy {
         self
     }
 
-    /// Sets `X-Frame-Options`.
-    pub fn frame_options(self, value: FrameOptions) -> Self {
-        self.set("x-frame-options", value.as_str())
-    }
-
-    /// Sets `Referrer-Policy`.
-    pub fn referrer_policy(self, value: ReferrerPolicy) -> Self {
-        self.set("referrer-policy", value.as_str())
-    }
-
-    /// Sets `Cross-Origin-Opener-Policy`.
-    pub fn cross_origin_opener_policy(self, value: CrossOriginOpenerPolicy) -> Self {
-        self.set("cross-origin-opener-policy", value.as_str())
-    }
-
-    /// Sets `Cross-Origin-Resource-Policy`.
-    pub fn cross_origin_resource_policy(self, value: CrossOriginResourcePolicy) -> Self {
-        self.set("cross-origin-resource-policy", value.as_str())
-    }
-
-    /// Sets `Cross-Origin-Embedder-Policy` (no preset sends it).
-    pub fn cross_origin_embedder_policy(self, value: CrossOriginEmbedderPolicy) -> Self {
-        self.set("cross-origin-embedder-policy", value.as_str())
-    }
-
-    /// Sets `Permissions-Policy`.
-    pub fn permissions_policy(self, value: PermissionsPolicy) -> Self {
-        self.set("permissions-policy", value.to_string())
+    typed_setters! {
+        /// Sets `X-Frame-Options`.
+        frame_options(FrameOptions) => "x-frame-options";
+        /// Sets `Referrer-Policy`.
+        referrer_policy(ReferrerPolicy) => "referrer-policy";
+        /// Sets `Cross-Origin-Opener-Policy`.
+        cross_origin_opener_policy(CrossOriginOpenerPolicy) => "cross-origin-opener-policy";
+        /// Sets `Cross-Origin-Resource-Policy`.
+        cross_origin_resource_policy(CrossOriginResourcePolicy) => "cross-origin-resource-policy";
+        /// Sets `Cross-Origin-Embedder-Policy` (no preset sends it).
+        cross_origin_embedder_policy(CrossOriginEmbedderPolicy) => "cross-origin-embedder-policy";
+        /// Sets `Permissions-Policy`.
+        permissions_policy(PermissionsPolicy) => "permissions-policy";
     }
 
     /// Sets header `name` (any case) to `value` on every response, replacing the preset's value.
@@ -350,11 +341,10 @@ impl HeadersPolicy {
         self
     }
 
-    /// Whether a value the handler set wins over the policy's (off by default: the policy wins).
-    /// See [Who wins](Self#who-wins-the-policy-or-the-handler).
-    pub fn keep_handler_values(mut self, keep: bool) -> Self {
-        self.keep_handler_values = keep;
-        self
+    flag_setters! {
+        /// Whether a value the handler set wins over the policy's (off by default: the policy
+        /// wins). See [Who wins](Self#who-wins-the-policy-or-the-handler).
+        keep_handler_values(keep) => keep_handler_values;
     }
 
     /// Checks the policy and encodes every header once into the guard.

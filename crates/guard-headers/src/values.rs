@@ -49,16 +49,11 @@ impl StrictTransportSecurity {
         Self { max_age, include_subdomains: true, preload: false }
     }
 
-    /// Whether the policy covers subdomains (`includeSubDomains`).
-    pub fn include_subdomains(mut self, include: bool) -> Self {
-        self.include_subdomains = include;
-        self
-    }
-
-    /// Whether to ask for inclusion in the browsers' preload lists (`preload`).
-    pub fn preload(mut self, preload: bool) -> Self {
-        self.preload = preload;
-        self
+    flag_setters! {
+        /// Whether the policy covers subdomains (`includeSubDomains`).
+        include_subdomains(include) => include_subdomains;
+        /// Whether to ask for inclusion in the browsers' preload lists (`preload`).
+        preload(preload) => preload;
     }
 }
 

@@ -32,6 +32,15 @@ pub(super) async fn preflight(cors: &Cors, headers: &[(&str, &str)]) -> GuardRes
     }
 }
 
+/// A preflight's request headers from [`APP`], asking for `method` and the request `headers`.
+pub(super) fn asking<'a>(method: &'a str, headers: &'a str) -> [(&'a str, &'a str); 3] {
+    [
+        ("origin", APP),
+        ("access-control-request-method", method),
+        ("access-control-request-headers", headers),
+    ]
+}
+
 /// The handler's response to an actual request, amended by the guard; `handler` sets headers.
 pub(super) async fn actual_with(
     cors: &Cors,
@@ -39,7 +48,16 @@ pub(super) async fn actual_with(
     headers: &[(&str, &str)],
     handler: &[(&str, &str)],
 ) -> GuardResponse {
-    let state = match check(cors, &parts(method, headers)).await {
+    respond_to(cors, &parts(method, headers), handler).await
+}
+
+/// The handler's response to the actual request `parts`, amended by the guard.
+pub(super) async fn respond_to(
+    cors: &Cors,
+    parts: &http::request::Parts,
+    handler: &[(&str, &str)],
+) -> GuardResponse {
+    let state = match check(cors, parts).await {
         Decision::Continue(state) => state,
         Decision::Respond(res) => panic!("an actual request was answered early: {res:?}"),
     };
@@ -66,13 +84,24 @@ pub(super) fn cors_headers(headers: &HeaderMap) -> Vec<(String, String)> {
         .collect()
 }
 
-pub(super) fn all_headers(headers: &HeaderMap) -> Vec<(String, String)> {
-    let mut all: Vec<_> = headers
+/// Asserts that `res` carries exactly the headers of `expected`, which is sorted.
+pub(super) fn assert_headers(res: &GuardResponse, expected: &[(&str, &str)]) {
+    let mut all: Vec<(&str, &str)> = res
+        .headers()
         .iter()
-        .map(|(name, value)| (name.to_string(), value.to_str().unwrap().to_owned()))
+        .map(|(name, value)| (name.as_str(), value.to_str().unwrap()))
         .collect();
     all.sort();
-    all
+    assert_eq!(all, expected);
+}
+
+/// Asserts that `origin` is allowed: echoed byte for byte to an actual request and a preflight.
+pub(super) async fn assert_echoed(cors: &Cors, origin: &str) {
+    let res = actual(cors, "GET", &[("origin", origin)]).await;
+    assert_eq!(res.headers()["access-control-allow-origin"], origin);
+    let res =
+        preflight(cors, &[("origin", origin), ("access-control-request-method", "GET")]).await;
+    assert_eq!(res.headers()["access-control-allow-origin"], origin);
 }
 
 pub(super) fn vary(headers: &HeaderMap) -> Vec<&str> {
