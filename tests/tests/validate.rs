@@ -2,6 +2,7 @@
 //! through actix-web and axum in-process, with the same problem bodies from both.
 
 #![allow(clippy::unwrap_used)] // a failed unwrap is a failed test here
+#![allow(dead_code)] // the schemas are deserialized and compared, not all of their fields read
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -17,58 +18,9 @@ use guard_validate::{AllowUnknownKeys, JsonLimits};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-/// The registration body of the example servers.
-#[derive(Debug, Deserialize, Validate)]
-struct Register {
-    #[garde(ascii, alphanumeric, length(min = 3, max = 20))]
-    username: String,
-    #[garde(email)]
-    email: String,
-    #[garde(length(chars, min = 12))]
-    password: String,
-}
-
-/// Three levels of objects, and an array of them.
-#[derive(Debug, Deserialize, Validate)]
-struct Order {
-    #[garde(dive)]
-    customer: Customer,
-    #[garde(dive)]
-    items: Vec<Item>,
-    #[garde(skip)]
-    #[allow(dead_code)] // only deserialized
-    meta: Option<AllowUnknownKeys<Meta>>,
-}
-
-#[derive(Debug, Deserialize, Validate)]
-struct Customer {
-    #[garde(length(min = 1))]
-    name: String,
-    #[garde(dive)]
-    address: Address,
-}
-
-#[derive(Debug, Deserialize, Validate)]
-struct Address {
-    #[garde(length(min = 2))]
-    city: String,
-    #[garde(range(min = 1000))]
-    zip: u32,
-}
-
-#[derive(Debug, Deserialize, Validate)]
-struct Item {
-    #[garde(length(min = 1))]
-    name: String,
-    #[garde(range(min = 1))]
-    qty: u8,
-}
-
-#[derive(Debug, Deserialize)]
-struct Meta {
-    #[allow(dead_code)] // only deserialized
-    source: String,
-}
+// `Register`, `Order` (`Customer`, `Address`, `Item`, `Meta`): the schemas of guard-validate's
+// own tests, so that both suites check the same types.
+include!("../../crates/guard-validate/src/tests/schemas.rs");
 
 /// A body whose rule needs the app's policy.
 #[derive(Debug, Deserialize, Validate)]
@@ -308,6 +260,7 @@ async fn nesting_past_the_route_limit_is_400() {
 #[actix_web::test]
 async fn every_shape_error_is_422_at_once_at_every_depth() {
     let body = r#"{
+        "id": "o-1",
         "customer": {"name": 7, "address": {"city": "Paris", "zip": "75001", "floor": 3}},
         "items": [{"name": "pen", "qty": 1}, ["ink", 2], {"name": "x", "qty": 1, "price": 9}, {"qty": 1}],
         "meta": {"source": "app", "anything": "goes"},
@@ -353,7 +306,8 @@ async fn rule_failures_are_422_with_every_pointer() {
     let pointers: Vec<&str> =
         p["errors"].as_array().unwrap().iter().map(|e| e["pointer"].as_str().unwrap()).collect();
     assert_eq!(pointers, ["/username", "/username", "/email", "/password"]);
-    let body = r#"{"customer": {"name": "Ada", "address": {"city": "P", "zip": 75001}},
+    let body = r#"{"id": "o-1",
+                   "customer": {"name": "Ada", "address": {"city": "P", "zip": 75001}},
                    "items": [{"name": "pen", "qty": 1}, {"name": "", "qty": 0}]}"#;
     let p = problem(json_req("/orders", body), ProblemType::VALIDATION_FAILED).await;
     assert_eq!(

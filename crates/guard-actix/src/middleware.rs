@@ -42,13 +42,12 @@ impl<G> Clone for GuardMiddleware<G> {
     }
 }
 
-impl<S, B, G> Transform<S, ServiceRequest> for GuardMiddleware<G>
+/// Makes a [`GuardService`] around the wrapped service: whatever that serves, this serves.
+impl<S, G> Transform<S, ServiceRequest> for GuardMiddleware<G>
 where
-    S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = Error> + 'static,
-    B: MessageBody + 'static,
-    G: Guard,
+    GuardService<S, G>: Service<ServiceRequest, Error = Error>,
 {
-    type Response = ServiceResponse<EitherBody<B, BoxBody>>;
+    type Response = <GuardService<S, G> as Service<ServiceRequest>>::Response;
     type Error = Error;
     type Transform = GuardService<S, G>;
     type InitError = ();

@@ -39,20 +39,32 @@ impl<T: Clone + Send + Sync + 'static> GuardData<T> {
     }
 }
 
-#[cfg(feature = "axum")]
-impl<S, T> axum::extract::FromRequestParts<S> for GuardData<T>
-where
-    S: Send + Sync,
-    T: Clone + Send + Sync + 'static,
-{
-    type Rejection = http::Response<http_body_util::Full<bytes::Bytes>>;
+/// The axum extractor of `$ty<$t>`, a value a guard left for the handler: its
+/// `from_extensions`, or `$missing` (the [`Problem`](guard_core::Problem) for a route where no
+/// guard left one) answered as problem+json.
+macro_rules! extract_left_by_guard {
+    ($ty:ident<$t:ident>, $missing:expr) => {
+        #[cfg(feature = "axum")]
+        impl<S, $t> axum::extract::FromRequestParts<S> for $ty<$t>
+        where
+            S: Send + Sync,
+            $t: Clone + Send + Sync + 'static,
+        {
+            type Rejection = http::Response<http_body_util::Full<bytes::Bytes>>;
 
-    async fn from_request_parts(
-        parts: &mut http::request::Parts,
-        _state: &S,
-    ) -> Result<Self, Self::Rejection> {
-        Self::from_extensions(&parts.extensions).ok_or_else(|| {
-            crate::problem(guard_core::Problem::missing_guard_data(std::any::type_name::<T>()))
-        })
-    }
+            async fn from_request_parts(
+                parts: &mut http::request::Parts,
+                _state: &S,
+            ) -> Result<Self, Self::Rejection> {
+                Self::from_extensions(&parts.extensions).ok_or_else(|| crate::problem($missing))
+            }
+        }
+    };
 }
+#[cfg(feature = "jwt")]
+pub(crate) use extract_left_by_guard;
+
+extract_left_by_guard!(
+    GuardData<T>,
+    guard_core::Problem::missing_guard_data(std::any::type_name::<T>())
+);

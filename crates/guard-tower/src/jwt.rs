@@ -71,22 +71,7 @@ impl<C> std::ops::Deref for Claims<C> {
     }
 }
 
-#[cfg(feature = "axum")]
-impl<S, C> axum::extract::FromRequestParts<S> for Claims<C>
-where
-    S: Send + Sync,
-    C: Clone + Send + Sync + 'static,
-{
-    type Rejection = http::Response<http_body_util::Full<bytes::Bytes>>;
-
-    async fn from_request_parts(
-        parts: &mut http::request::Parts,
-        _state: &S,
-    ) -> Result<Self, Self::Rejection> {
-        Self::from_extensions(&parts.extensions)
-            .ok_or_else(|| crate::problem(guard_jwt::missing_claims_problem()))
-    }
-}
+crate::extract::extract_left_by_guard!(Claims<C>, guard_jwt::missing_claims_problem());
 
 #[cfg(feature = "axum")]
 impl<S, C> axum::extract::OptionalFromRequestParts<S> for Claims<C>

@@ -55,26 +55,7 @@ pub use guard_validate::{AllowUnknownKeys, JsonLimits, JsonRejection};
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct ValidJson<T>(pub T);
 
-impl<T> ValidJson<T> {
-    /// The validated value.
-    pub fn into_inner(self) -> T {
-        self.0
-    }
-}
-
-impl<T> std::ops::Deref for ValidJson<T> {
-    type Target = T;
-
-    fn deref(&self) -> &T {
-        &self.0
-    }
-}
-
-impl<T> std::ops::DerefMut for ValidJson<T> {
-    fn deref_mut(&mut self) -> &mut T {
-        &mut self.0
-    }
-}
+guard_validate::__transparent_wrapper!(ValidJson, "The validated value.");
 
 /// Why [`ValidJson`] refused a body; answers as the problem+json for it.
 #[derive(Debug, Clone, PartialEq, Eq)]

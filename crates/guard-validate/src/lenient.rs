@@ -48,26 +48,7 @@ use crate::shape::ALLOW_UNKNOWN_KEYS;
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct AllowUnknownKeys<T>(pub T);
 
-impl<T> AllowUnknownKeys<T> {
-    /// The wrapped value.
-    pub fn into_inner(self) -> T {
-        self.0
-    }
-}
-
-impl<T> std::ops::Deref for AllowUnknownKeys<T> {
-    type Target = T;
-
-    fn deref(&self) -> &T {
-        &self.0
-    }
-}
-
-impl<T> std::ops::DerefMut for AllowUnknownKeys<T> {
-    fn deref_mut(&mut self) -> &mut T {
-        &mut self.0
-    }
-}
+crate::__transparent_wrapper!(AllowUnknownKeys, "The wrapped value.");
 
 impl<'de, T: Deserialize<'de>> Deserialize<'de> for AllowUnknownKeys<T> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {

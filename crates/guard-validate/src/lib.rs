@@ -113,6 +113,7 @@ mod pointer;
 mod rejection;
 mod shape;
 mod tree;
+mod wrapper;
 
 pub use body::{JsonBody, parse_json, parse_json_with};
 pub use lenient::AllowUnknownKeys;

@@ -13,64 +13,16 @@ mod shape;
 mod strictness;
 
 use garde::Validate;
-use serde::Deserialize;
 use serde_json::json;
 
-use crate::{JsonLimits, JsonRejection, parse_json};
+use crate::{AllowUnknownKeys, JsonLimits, JsonRejection, parse_json};
 
 const JSON: Option<&[u8]> = Some(b"application/json");
 
-/// The registration body of the example servers.
-#[derive(Debug, Deserialize, Validate)]
-struct Register {
-    #[garde(ascii, alphanumeric, length(min = 3, max = 20))]
-    username: String,
-    #[garde(email)]
-    email: String,
-    #[garde(length(chars, min = 12))]
-    password: String,
-}
+// `Register`, `Order` (`Customer`, `Address`, `Item`, `Meta`): shared with the adapters' tests.
+include!("schemas.rs");
 
-/// Three levels of structs, an array of them, optional and defaulted fields.
-#[derive(Debug, Deserialize, Validate)]
-struct Order {
-    #[garde(length(min = 1))]
-    id: String,
-    #[garde(dive)]
-    customer: Customer,
-    #[garde(dive, length(min = 1))]
-    items: Vec<Item>,
-    #[garde(skip)]
-    note: Option<String>,
-    #[serde(default)]
-    #[garde(skip)]
-    gift: bool,
-}
-
-#[derive(Debug, Deserialize, Validate)]
-struct Customer {
-    #[garde(length(min = 1))]
-    name: String,
-    #[garde(dive)]
-    address: Address,
-}
-
-#[derive(Debug, Deserialize, Validate)]
-struct Address {
-    #[garde(length(min = 2))]
-    city: String,
-    #[garde(range(min = 1000, max = 99999))]
-    zip: u32,
-}
-
-#[derive(Debug, Deserialize, Validate)]
-struct Item {
-    #[garde(length(min = 1, max = 10))]
-    name: String,
-    #[garde(range(min = 1))]
-    qty: u8,
-}
-
+/// A valid [`Order`].
 fn order() -> serde_json::Value {
     json!({
         "id": "o-1",
