@@ -1,6 +1,6 @@
 //! What every guard crate's criterion benchmarks share, written once: polling a guard whose
 //! check is ready at once without a runtime ([`now`]), the criterion settings every group uses
-//! ([`criterion`]), and the per-request loop of a guard ([`check_and_respond`]).
+//! ([`criterion()`]), and the per-request loop of a guard ([`check_and_respond`]).
 //!
 //! ```
 //! use guard_core::{GuardRequest, HttpRequestHead, RequestIdGuard};
@@ -42,7 +42,7 @@ pub fn criterion() -> Criterion {
 }
 
 /// The `main` of a bench target: one criterion group of the given functions with
-/// [`criterion`]'s settings.
+/// [`criterion()`]'s settings.
 ///
 /// ```text
 /// fn headers(c: &mut criterion::Criterion) { /* ... */ }

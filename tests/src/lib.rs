@@ -123,6 +123,21 @@ pub fn free_addr() -> SocketAddr {
     listener.local_addr().expect("a bound socket has an address")
 }
 
+/// Starts example `name` with only `env` (as [`ExampleServer::start`] does, but the caller chooses
+/// `GUARD_ADDR` too), expecting start-up to fail: asserts that it exits with code 2, the code of
+/// a configuration error, and returns what it printed on stderr.
+pub fn failed_start_up(name: &str, env: &[(&str, &str)]) -> String {
+    let mut cmd = Command::new(example_binary(name));
+    for var in VARIABLES {
+        cmd.env_remove(var);
+    }
+    cmd.envs(env.iter().copied());
+    let out = cmd.output().unwrap_or_else(|e| panic!("start {name}: {e}"));
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(2), "{name}: {stderr}");
+    stderr
+}
+
 /// An example server running as a child process, killed when dropped.
 #[derive(Debug)]
 pub struct ExampleServer {

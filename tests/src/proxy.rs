@@ -22,6 +22,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 
@@ -119,51 +120,54 @@ async fn accept_loop(
     }
 }
 
+/// Copies what `from` sends to `to`, chunk by chunk, until either side closes or `before` (awaited
+/// before each chunk is passed on) says to stop.
+async fn forward<F: Future<Output = bool>>(
+    mut from: OwnedReadHalf,
+    mut to: OwnedWriteHalf,
+    mut before: impl FnMut() -> F,
+) {
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        let n = match from.read(&mut buf).await {
+            Ok(0) | Err(_) => return,
+            Ok(n) => n,
+        };
+        if !before().await || to.write_all(&buf[..n]).await.is_err() {
+            return;
+        }
+    }
+}
+
+/// Applies the fault set now to one chunk on its way to the server: waits out a delay; `false`
+/// for a reset (the chunk is dropped with the connection).
+async fn apply(control: Arc<watch::Sender<Fault>>) -> bool {
+    let now = *control.borrow();
+    match now {
+        Fault::None => {}
+        Fault::Delay(delay) => tokio::time::sleep(delay).await,
+        Fault::DelayOnce(delay) => {
+            control.send_if_modified(|f| {
+                let once = matches!(f, Fault::DelayOnce(_));
+                if once {
+                    *f = Fault::None;
+                }
+                once
+            });
+            tokio::time::sleep(delay).await;
+        }
+        Fault::Reset => return false,
+    }
+    true
+}
+
 /// Copies both ways until either side closes or the fault becomes [`Fault::Reset`].
 async fn pipe(client: TcpStream, server: TcpStream, control: Arc<watch::Sender<Fault>>) {
-    let (mut client_read, mut client_write) = client.into_split();
-    let (mut server_read, mut server_write) = server.into_split();
+    let (client_read, client_write) = client.into_split();
+    let (server_read, server_write) = server.into_split();
     let mut fault = control.subscribe();
-    let upward = async move {
-        let mut buf = vec![0u8; 64 * 1024];
-        loop {
-            let n = match client_read.read(&mut buf).await {
-                Ok(0) | Err(_) => return,
-                Ok(n) => n,
-            };
-            let now = *control.borrow();
-            match now {
-                Fault::None => {}
-                Fault::Delay(delay) => tokio::time::sleep(delay).await,
-                Fault::DelayOnce(delay) => {
-                    control.send_if_modified(|f| {
-                        let once = matches!(f, Fault::DelayOnce(_));
-                        if once {
-                            *f = Fault::None;
-                        }
-                        once
-                    });
-                    tokio::time::sleep(delay).await;
-                }
-                Fault::Reset => return,
-            }
-            if server_write.write_all(&buf[..n]).await.is_err() {
-                return;
-            }
-        }
-    };
-    let downward = async move {
-        let mut buf = vec![0u8; 64 * 1024];
-        loop {
-            let n = match server_read.read(&mut buf).await {
-                Ok(0) | Err(_) => return,
-                Ok(n) => n,
-            };
-            if client_write.write_all(&buf[..n]).await.is_err() {
-                return;
-            }
-        }
-    };
+    let upward = forward(client_read, server_write, move || apply(control.clone()));
+    let downward = forward(server_read, client_write, || std::future::ready(true));
     let reset = async move {
         loop {
             if *fault.borrow_and_update() == Fault::Reset {

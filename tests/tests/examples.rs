@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use guard_tests::{EXAMPLES, ExampleServer, redis_url, unique};
+use guard_tests::{EXAMPLES, ExampleServer, failed_start_up, redis_url, unique};
 use reqwest::Method;
 
 /// The security headers `guard_headers::api()` manages, plus those it must remove.
@@ -111,12 +111,7 @@ async fn both_servers_send_identical_security_headers_on_success_not_found_and_e
 #[tokio::test]
 async fn a_bad_listen_address_stops_start_up_with_exit_code_2() {
     for name in EXAMPLES {
-        let out = std::process::Command::new(guard_tests::example_binary(name))
-            .env("GUARD_ADDR", "not-an-address")
-            .output()
-            .unwrap();
-        assert_eq!(out.status.code(), Some(2), "{name}");
-        let stderr = String::from_utf8_lossy(&out.stderr);
+        let stderr = failed_start_up(name, &[("GUARD_ADDR", "not-an-address")]);
         assert!(stderr.contains("GUARD_ADDR"), "{name}: {stderr}");
     }
 }
@@ -133,6 +128,21 @@ fn cors_headers(res: &reqwest::Response) -> Vec<(String, String)> {
     seen
 }
 
+/// `method /health` on `server`, from `origin`, with `headers`.
+async fn from_origin(
+    client: &reqwest::Client,
+    server: &ExampleServer,
+    method: Method,
+    origin: &str,
+    headers: &[(&str, &str)],
+) -> reqwest::Response {
+    let mut req = client.request(method, server.url("/health")).header("origin", origin);
+    for (name, value) in headers {
+        req = req.header(*name, *value);
+    }
+    req.send().await.unwrap()
+}
+
 #[tokio::test]
 async fn both_servers_answer_cors_identically() {
     let env = [("CORS_ORIGINS", "https://app.example.com,http://localhost:3000")];
@@ -141,18 +151,14 @@ async fn both_servers_answer_cors_identically() {
         servers.push(ExampleServer::start(name, &env).await);
     }
     let client = reqwest::Client::new();
+    let (app, evil) = ("https://app.example.com", "https://evil.example");
+    let asks_get = ("access-control-request-method", "GET");
     let mut answers = Vec::new();
     for server in &servers {
         let mut per_server = Vec::new();
         // An allowed preflight: 204 with the explicit lists.
-        let res = client
-            .request(Method::OPTIONS, server.url("/health"))
-            .header("origin", "https://app.example.com")
-            .header("access-control-request-method", "GET")
-            .header("access-control-request-headers", "authorization")
-            .send()
-            .await
-            .unwrap();
+        let preflight = [asks_get, ("access-control-request-headers", "authorization")];
+        let res = from_origin(&client, server, Method::OPTIONS, app, &preflight).await;
         assert_eq!(res.status(), 204, "{}", server.name);
         let h = cors_headers(&res);
         let get = |n: &str| h.iter().find(|(k, _)| k == n).map(|(_, v)| v.clone());
@@ -163,13 +169,7 @@ async fn both_servers_answer_cors_identically() {
         per_server.push((204, h));
 
         // A preflight from elsewhere: 403 problem, no CORS headers, still varies on Origin.
-        let res = client
-            .request(Method::OPTIONS, server.url("/health"))
-            .header("origin", "https://evil.example")
-            .header("access-control-request-method", "GET")
-            .send()
-            .await
-            .unwrap();
+        let res = from_origin(&client, server, Method::OPTIONS, evil, &[asks_get]).await;
         assert_eq!(res.status(), 403, "{}", server.name);
         assert_eq!(res.headers()["content-type"], "application/problem+json");
         let h = cors_headers(&res);
@@ -177,24 +177,14 @@ async fn both_servers_answer_cors_identically() {
         per_server.push((403, h));
 
         // A plain OPTIONS is not a preflight: it reaches routing (which serves only GET there).
-        let res = client
-            .request(Method::OPTIONS, server.url("/health"))
-            .header("origin", "https://app.example.com")
-            .send()
-            .await
-            .unwrap();
+        let res = from_origin(&client, server, Method::OPTIONS, app, &[]).await;
         assert_eq!(res.status(), 405, "{}", server.name);
         assert_eq!(res.headers()["allow"], "GET,HEAD", "{}", server.name);
         assert_eq!(res.headers()["content-type"], "application/problem+json");
         per_server.push((res.status().as_u16(), cors_headers(&res)));
 
         // An early answer of an inner guard is readable by the allowed origin.
-        let res = client
-            .request(Method::TRACE, server.url("/health"))
-            .header("origin", "https://app.example.com")
-            .send()
-            .await
-            .unwrap();
+        let res = from_origin(&client, server, Method::TRACE, app, &[]).await;
         assert_eq!(res.status(), 405);
         let h = cors_headers(&res);
         assert!(
@@ -218,12 +208,10 @@ async fn both_servers_answer_cors_identically() {
 #[tokio::test]
 async fn a_bad_cors_origin_stops_start_up_with_exit_code_2() {
     for name in EXAMPLES {
-        let out = std::process::Command::new(guard_tests::example_binary(name))
-            .env("CORS_ORIGINS", "https://ok.example,https://bad.example/path")
-            .output()
-            .unwrap();
-        assert_eq!(out.status.code(), Some(2), "{name}");
-        let stderr = String::from_utf8_lossy(&out.stderr);
+        let stderr = failed_start_up(
+            name,
+            &[("CORS_ORIGINS", "https://ok.example,https://bad.example/path")],
+        );
         assert!(
             stderr.contains("CORS_ORIGINS") && stderr.contains("bad.example"),
             "{name}: {stderr}"
@@ -294,6 +282,11 @@ async fn the_auth_limit_is_one_limit_across_instances_with_redis() {
     auth_limit_scenario(true).await;
 }
 
+/// `GET url` carrying the request id `id`.
+async fn get_with_id(client: &reqwest::Client, url: String, id: &str) -> reqwest::Response {
+    client.get(url).header("x-request-id", id).send().await.unwrap()
+}
+
 #[tokio::test]
 async fn every_request_gets_an_id_logged_once_and_sigterm_exits_cleanly() {
     for name in EXAMPLES {
@@ -301,30 +294,15 @@ async fn every_request_gets_an_id_logged_once_and_sigterm_exits_cleanly() {
         let env = [("RUST_LOG", "info"), ("TRUSTED_PROXIES", "127.0.0.1/32")];
         let mut server = ExampleServer::start(name, &env).await;
         let client = reqwest::Client::new();
-        let res = client
-            .get(server.url("/health"))
-            .header("x-request-id", "trace-me-42")
-            .send()
-            .await
-            .unwrap();
+        let res = get_with_id(&client, server.url("/health"), "trace-me-42").await;
         assert_eq!(res.headers()["x-request-id"], "trace-me-42", "{name}");
         // ...and a client's own is not, when no proxy is trusted.
         let direct = ExampleServer::start(name, &[]).await;
-        let res = client
-            .get(direct.url("/health"))
-            .header("x-request-id", "chosen-by-client")
-            .send()
-            .await
-            .unwrap();
+        let res = get_with_id(&client, direct.url("/health"), "chosen-by-client").await;
         let generated = res.headers()["x-request-id"].to_str().unwrap();
         assert!(generated != "chosen-by-client" && generated.len() == 32, "{name}: {generated}");
         // A refusal's log line names the request too (the guards log inside the request's span).
-        let res = client
-            .get(server.url("/v1/me"))
-            .header("x-request-id", "refused-77")
-            .send()
-            .await
-            .unwrap();
+        let res = get_with_id(&client, server.url("/v1/me"), "refused-77").await;
         assert_eq!(res.status(), 401, "{name}");
         let res = client.get(server.url("/nowhere")).send().await.unwrap();
         let generated = res.headers()["x-request-id"].to_str().unwrap().to_owned();

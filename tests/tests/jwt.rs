@@ -5,6 +5,10 @@
 
 #![allow(clippy::unwrap_used)] // a failed unwrap is a failed test here
 
+/// guard-jwt's own test helpers: its keys, claims and tokens forged by hand.
+#[path = "../../crates/guard-jwt/tests/common/mod.rs"]
+mod common;
+
 use std::time::Duration;
 
 use actix_web::{App, HttpResponse, test as actix_test, web};
@@ -12,50 +16,31 @@ use axum::Router;
 use axum::extract::Extension;
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use common::{
+    Claims, RSA_PUBLIC, SECRET, b64, claims_with, forge, good_claims, hs, hs256, now_secs,
+    three_keys, unsigned,
+};
 use guard_actix::{GuardData, GuardMiddleware};
 use guard_core::ProblemType;
 use guard_jwt::{
-    Algorithm, Jwt, JwtPolicy, KeyConfig, MemoryRevocationStore, RevocationStatus, RevocationStore,
+    Algorithm, Jwt, JwtPolicy, MemoryRevocationStore, RevocationStatus, RevocationStore,
     RevocationStoreError, StoreFuture, TokenIssuer, VerifiedClaims,
 };
 use guard_tests::harness::{Answer, Req, call_actix, call_axum, same};
 use guard_tower::GuardLayer;
 use jsonwebtoken::EncodingKey;
-use serde::Deserialize;
-use serde_json::{Value, json};
-
-const SECRET: &str = "cross-adapter test secret, 32+ bytes";
-const RSA_PUBLIC: &str = include_str!("../../crates/guard-jwt/testdata/rsa-public.pem");
-const EC256_PUBLIC: &str = include_str!("../../crates/guard-jwt/testdata/ec256-public.pem");
-
-/// The application's claims.
-#[derive(Debug, Clone, Deserialize)]
-struct AccessClaims {
-    sub: String,
-    #[serde(default)]
-    scope: String,
-}
+use serde_json::json;
 
 /// The guard both frameworks use: an HS256 secret, an RSA and a P-256 key (each bound to its
 /// algorithm), revocations in memory (shared by both apps, like two instances sharing Redis).
-fn jwt() -> Jwt<AccessClaims> {
-    JwtPolicy {
-        realm: "guard".into(),
-        keys: vec![
-            KeyConfig::hs256(SECRET).with_kid("hs"),
-            KeyConfig::public_pem([Algorithm::RS256], RSA_PUBLIC).with_kid("rs"),
-            KeyConfig::public_pem([Algorithm::ES256], EC256_PUBLIC).with_kid("es"),
-        ],
-        ..JwtPolicy::default()
-    }
-    .build::<AccessClaims>()
-    .unwrap()
-    .with_revocation_store(MemoryRevocationStore::new(10_000))
+fn jwt() -> Jwt<Claims> {
+    three_keys()
+        .build::<Claims>()
+        .unwrap()
+        .with_revocation_store(MemoryRevocationStore::new(10_000))
 }
 
-fn admin_only(jwt: &Jwt<AccessClaims>) -> Jwt<AccessClaims> {
+fn admin_only(jwt: &Jwt<Claims>) -> Jwt<Claims> {
     jwt.clone().require(|c| c.scope.split(' ').any(|s| s == "admin"))
 }
 
@@ -65,20 +50,20 @@ fn issuer() -> TokenIssuer {
 
 // ---- the two apps -------------------------------------------------------------------------
 
-async fn via_actix(jwt: &Jwt<AccessClaims>, r: &Req) -> Answer {
-    async fn me(claims: guard_actix::Claims<AccessClaims>) -> HttpResponse {
+async fn via_actix(jwt: &Jwt<Claims>, r: &Req) -> Answer {
+    async fn me(claims: guard_actix::Claims<Claims>) -> HttpResponse {
         HttpResponse::Ok().content_type("text/plain; charset=utf-8").body(claims.sub.clone())
     }
-    async fn maybe(claims: Option<guard_actix::Claims<AccessClaims>>) -> HttpResponse {
+    async fn maybe(claims: Option<guard_actix::Claims<Claims>>) -> HttpResponse {
         let who = claims.map_or_else(|| "anonymous".to_owned(), |c| c.sub.clone());
         HttpResponse::Ok().content_type("text/plain; charset=utf-8").body(who)
     }
-    async fn me_ext(claims: GuardData<VerifiedClaims<AccessClaims>>) -> HttpResponse {
+    async fn me_ext(claims: GuardData<VerifiedClaims<Claims>>) -> HttpResponse {
         HttpResponse::Ok().content_type("text/plain; charset=utf-8").body(claims.0.sub.clone())
     }
     async fn logout(
-        claims: guard_actix::Claims<AccessClaims>,
-        jwt: web::Data<Jwt<AccessClaims>>,
+        claims: guard_actix::Claims<Claims>,
+        jwt: web::Data<Jwt<Claims>>,
     ) -> HttpResponse {
         match jwt.revoke(claims.token()).await {
             Ok(()) => HttpResponse::NoContent().finish(),
@@ -86,8 +71,8 @@ async fn via_actix(jwt: &Jwt<AccessClaims>, r: &Req) -> Answer {
         }
     }
     async fn password(
-        claims: guard_actix::Claims<AccessClaims>,
-        jwt: web::Data<Jwt<AccessClaims>>,
+        claims: guard_actix::Claims<Claims>,
+        jwt: web::Data<Jwt<Claims>>,
     ) -> HttpResponse {
         match jwt.revoke_all_for(&claims.sub).await {
             Ok(()) => HttpResponse::NoContent().finish(),
@@ -124,19 +109,19 @@ async fn via_actix(jwt: &Jwt<AccessClaims>, r: &Req) -> Answer {
     call_actix(&app, r).await
 }
 
-async fn via_axum(jwt: &Jwt<AccessClaims>, r: &Req) -> Answer {
-    async fn me(claims: guard_tower::Claims<AccessClaims>) -> String {
+async fn via_axum(jwt: &Jwt<Claims>, r: &Req) -> Answer {
+    async fn me(claims: guard_tower::Claims<Claims>) -> String {
         claims.sub.clone()
     }
-    async fn maybe(claims: Option<guard_tower::Claims<AccessClaims>>) -> String {
+    async fn maybe(claims: Option<guard_tower::Claims<Claims>>) -> String {
         claims.map_or_else(|| "anonymous".to_owned(), |c| c.sub.clone())
     }
-    async fn me_ext(Extension(claims): Extension<VerifiedClaims<AccessClaims>>) -> String {
+    async fn me_ext(Extension(claims): Extension<VerifiedClaims<Claims>>) -> String {
         claims.sub.clone()
     }
     async fn logout(
-        Extension(jwt): Extension<Jwt<AccessClaims>>,
-        claims: guard_tower::Claims<AccessClaims>,
+        Extension(jwt): Extension<Jwt<Claims>>,
+        claims: guard_tower::Claims<Claims>,
     ) -> axum::response::Response {
         match jwt.revoke(claims.token()).await {
             Ok(()) => http::StatusCode::NO_CONTENT.into_response(),
@@ -144,8 +129,8 @@ async fn via_axum(jwt: &Jwt<AccessClaims>, r: &Req) -> Answer {
         }
     }
     async fn password(
-        Extension(jwt): Extension<Jwt<AccessClaims>>,
-        claims: guard_tower::Claims<AccessClaims>,
+        Extension(jwt): Extension<Jwt<Claims>>,
+        claims: guard_tower::Claims<Claims>,
     ) -> axum::response::Response {
         match jwt.revoke_all_for(&claims.sub).await {
             Ok(()) => http::StatusCode::NO_CONTENT.into_response(),
@@ -184,7 +169,7 @@ fn post_with(uri: &str, token: &str) -> Req {
 }
 
 /// Runs `r` through both frameworks with the same guard; both answers must be the same.
-async fn both(jwt: &Jwt<AccessClaims>, r: Req) -> Answer {
+async fn both(jwt: &Jwt<Claims>, r: Req) -> Answer {
     let actix = via_actix(jwt, &r).await;
     let axum = via_axum(jwt, &r).await;
     same(&actix, &axum);
@@ -196,61 +181,14 @@ fn challenge(res: &Answer) -> &str {
     res.header("www-authenticate").first().copied().unwrap_or("")
 }
 
-// ---- tokens forged by hand ------------------------------------------------------------------
-
-fn b64(bytes: impl AsRef<[u8]>) -> String {
-    URL_SAFE_NO_PAD.encode(bytes)
-}
-
-fn now() -> u64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs()
-}
-
-fn claims() -> Value {
-    let now = now();
-    json!({"sub": "user-1", "jti": "j-1", "iat": now, "nbf": now, "exp": now + 600})
-}
-
-fn patched(patch: Value) -> Value {
-    let mut c = claims();
-    for (k, v) in patch.as_object().unwrap() {
-        if v.is_null() {
-            c.as_object_mut().unwrap().remove(k);
-        } else {
-            c[k] = v.clone();
-        }
-    }
-    c
-}
-
-fn forge_raw(header: &str, claims: &str, key: &EncodingKey, alg: Algorithm) -> String {
-    let message = format!("{}.{}", b64(header), b64(claims));
-    let signature = jsonwebtoken::crypto::sign(message.as_bytes(), key, alg).unwrap();
-    format!("{message}.{signature}")
-}
-
-fn forge(header: Value, claims: Value, key: &EncodingKey, alg: Algorithm) -> String {
-    forge_raw(&header.to_string(), &claims.to_string(), key, alg)
-}
-
-fn hs(secret: &str) -> EncodingKey {
-    EncodingKey::from_secret(secret.as_bytes())
-}
-
-fn hs256(claims: Value) -> String {
-    forge(json!({"alg": "HS256", "typ": "JWT"}), claims, &hs(SECRET), Algorithm::HS256)
-}
-
-fn unsigned(header: Value, claims: Value, signature: &str) -> String {
-    format!("{}.{}.{signature}", b64(header.to_string()), b64(claims.to_string()))
-}
+// ---- tokens forged by hand (the helpers are guard-jwt's, `common`) ------------------------
 
 /// One attack of each kind of rejection (the header, the signature, the key, the claims): every
 /// known attack (SECURITY.md lists them) is forged against the library in `guard-jwt/tests/attacks.rs`;
 /// here these prove that both adapters turn each kind into the same RFC 6750 answer.
 fn attacks() -> Vec<(&'static str, String, &'static str)> {
-    let good = claims();
-    let now = now();
+    let good = good_claims();
+    let now = now_secs();
     let valid = hs256(good.clone());
     let parts: Vec<&str> = valid.split('.').collect();
     let (h, s) = (parts[0].to_owned(), parts[2].to_owned());
@@ -259,7 +197,7 @@ fn attacks() -> Vec<(&'static str, String, &'static str)> {
         ("alg none", unsigned(json!({"alg": "none"}), good.clone(), &s), "algorithm not allowed"),
         (
             "tampered payload",
-            format!("{h}.{}.{s}", b64(patched(json!({"sub": "admin"})).to_string())),
+            format!("{h}.{}.{s}", b64(claims_with(json!({"sub": "admin"})).to_string())),
             "invalid signature",
         ),
         (
@@ -284,10 +222,10 @@ fn attacks() -> Vec<(&'static str, String, &'static str)> {
         ),
         (
             "expired",
-            hs256(patched(json!({"exp": now - 3600, "iat": now - 4000, "nbf": now - 4000}))),
+            hs256(claims_with(json!({"exp": now - 3600, "iat": now - 4000, "nbf": now - 4000}))),
             "token expired",
         ),
-        ("oversize", hs256(patched(json!({"pad": "x".repeat(9000)}))), "token too large"),
+        ("oversize", hs256(claims_with(json!({"pad": "x".repeat(9000)}))), "token too large"),
     ]
 }
 
@@ -320,7 +258,7 @@ async fn no_credentials_get_the_bare_challenge() {
     for req in [
         get_with("/v1/me", None),
         basic,
-        get_with(&format!("/v1/me?access_token={}", hs256(claims())), None),
+        get_with(&format!("/v1/me?access_token={}", hs256(good_claims())), None),
     ] {
         let res = both(&jwt, req).await;
         assert_eq!(res.status, 401);
@@ -428,8 +366,8 @@ impl RevocationStore for DownStore {
 
 #[actix_web::test]
 async fn a_store_outage_is_a_503_with_retry_after_from_both() {
-    let jwt: Jwt<AccessClaims> = JwtPolicy { realm: "guard".into(), ..JwtPolicy::hs256(SECRET) }
-        .build::<AccessClaims>()
+    let jwt: Jwt<Claims> = JwtPolicy { realm: "guard".into(), ..JwtPolicy::hs256(SECRET) }
+        .build::<Claims>()
         .unwrap()
         .with_revocation_store(DownStore);
     let token = issuer().issue("user-1").unwrap().token;

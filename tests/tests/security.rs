@@ -8,7 +8,7 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
-use guard_tests::{EXAMPLES, ExampleServer, redis_url, unique};
+use guard_tests::{EXAMPLES, ExampleServer, failed_start_up, redis_url, unique};
 use serde_json::{Value, json};
 
 const SECRET: &str = "security-test-secret-that-is-long-enough-0123456789";
@@ -153,6 +153,57 @@ fn held_open(
     (None, String::from_utf8_lossy(&received).into())
 }
 
+/// A slow client of [`held_open`], and what a server must do with it.
+struct SlowClient {
+    what: &'static str,
+    first: &'static [u8],
+    trickle: &'static [u8],
+    every: Duration,
+    give_up: Duration,
+    /// When the server must have closed the connection.
+    closed: std::ops::Range<Duration>,
+    /// What the server's answer must start with (`""`: anything, or nothing) and contain.
+    answer: &'static str,
+    answer_contains: &'static [&'static str],
+}
+
+const SLOW_CLIENTS: [SlowClient; 3] = [
+    // A head trickled one header line a second (slowloris): closed at the 5 s head deadline.
+    SlowClient {
+        what: "a trickled head",
+        first: b"GET /health HTTP/1.1\r\nHost: a\r\n",
+        trickle: b"X-Slow: 1\r\n",
+        every: Duration::from_secs(1),
+        give_up: Duration::from_secs(12),
+        closed: Duration::from_secs(4)..Duration::from_secs(8),
+        answer: "",
+        answer_contains: &[],
+    },
+    // A kept-alive connection that idles after its response: closed within the idle limit.
+    SlowClient {
+        what: "an idle connection",
+        first: b"GET /health HTTP/1.1\r\nHost: a\r\n\r\n",
+        trickle: b"",
+        every: Duration::from_secs(1),
+        give_up: Duration::from_secs(12),
+        closed: Duration::ZERO..Duration::from_secs(8),
+        answer: "HTTP/1.1 200",
+        answer_contains: &[],
+    },
+    // A 16,000-byte body sent five bytes a second: 408 problem+json at the 10 s body deadline,
+    // and the connection closed.
+    SlowClient {
+        what: "a trickled body",
+        first: b"POST /v1/auth/login HTTP/1.1\r\nHost: a\r\nContent-Type: application/json\r\nContent-Length: 16000\r\n\r\n{",
+        trickle: b" ",
+        every: Duration::from_millis(200),
+        give_up: Duration::from_secs(16),
+        closed: Duration::from_secs(9)..Duration::from_secs(14),
+        answer: "HTTP/1.1 408",
+        answer_contains: &["application/problem+json", "tag:guard.rs,2026:problem:request-timeout"],
+    },
+];
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn slow_clients_are_cut_off_by_both_servers() {
     let mut servers = Vec::new();
@@ -161,52 +212,20 @@ async fn slow_clients_are_cut_off_by_both_servers() {
     }
     let mut checks = Vec::new();
     for server in &servers {
-        let (name, addr) = (server.name, server.addr);
-        // A head trickled one header line a second (slowloris): closed at the 5 s head deadline.
-        checks.push(std::thread::spawn(move || {
-            let (closed, _) = held_open(
-                addr,
-                b"GET /health HTTP/1.1\r\nHost: a\r\n",
-                b"X-Slow: 1\r\n",
-                Duration::from_secs(1),
-                Duration::from_secs(12),
-            );
-            let closed = closed.unwrap_or_else(|| panic!("{name}: a trickled head is held open"));
-            assert!(
-                closed >= Duration::from_secs(4) && closed < Duration::from_secs(8),
-                "{name}: {closed:?}"
-            );
-        }));
-        // A kept-alive connection that idles after its response: closed within the idle limit.
-        checks.push(std::thread::spawn(move || {
-            let (closed, received) = held_open(
-                addr,
-                b"GET /health HTTP/1.1\r\nHost: a\r\n\r\n",
-                b"",
-                Duration::from_secs(1),
-                Duration::from_secs(12),
-            );
-            assert!(received.starts_with("HTTP/1.1 200"), "{name}: {received}");
-            let closed =
-                closed.unwrap_or_else(|| panic!("{name}: an idle connection is held open"));
-            assert!(closed < Duration::from_secs(8), "{name}: {closed:?}");
-        }));
-        // A 16,000-byte body sent five bytes a second: 408 problem+json at the 10 s body
-        // deadline, and the connection closed.
-        checks.push(std::thread::spawn(move || {
-            let (closed, received) = held_open(
-                addr,
-                b"POST /v1/auth/login HTTP/1.1\r\nHost: a\r\nContent-Type: application/json\r\nContent-Length: 16000\r\n\r\n{",
-                b" ",
-                Duration::from_millis(200),
-                Duration::from_secs(16),
-            );
-            assert!(received.starts_with("HTTP/1.1 408"), "{name}: {received}");
-            assert!(received.contains("application/problem+json"), "{name}: {received}");
-            assert!(received.contains("tag:guard.rs,2026:problem:request-timeout"), "{name}: {received}");
-            let closed = closed.unwrap_or_else(|| panic!("{name}: a trickled body is held open"));
-            assert!(closed >= Duration::from_secs(9) && closed < Duration::from_secs(14), "{name}: {closed:?}");
-        }));
+        for client in &SLOW_CLIENTS {
+            let (name, addr) = (server.name, server.addr);
+            checks.push(std::thread::spawn(move || {
+                let (closed, received) =
+                    held_open(addr, client.first, client.trickle, client.every, client.give_up);
+                let what = client.what;
+                assert!(received.starts_with(client.answer), "{name}, {what}: {received}");
+                for part in client.answer_contains {
+                    assert!(received.contains(part), "{name}, {what}: {received}");
+                }
+                let closed = closed.unwrap_or_else(|| panic!("{name}: {what} is held open"));
+                assert!(client.closed.contains(&closed), "{name}, {what}: {closed:?}");
+            }));
+        }
     }
     for check in checks {
         check.join().unwrap();
@@ -216,16 +235,17 @@ async fn slow_clients_are_cut_off_by_both_servers() {
 #[tokio::test]
 async fn no_secret_is_printed_when_start_up_fails() {
     let port = guard_tests::free_addr().port();
+    let redis = format!("redis://default:s3cret-pw@127.0.0.1:{port}");
     for name in EXAMPLES {
-        let out = std::process::Command::new(guard_tests::example_binary(name))
-            .env("GUARD_ADDR", guard_tests::free_addr().to_string())
-            .env("REDIS_URL", format!("redis://default:s3cret-pw@127.0.0.1:{port}"))
-            .env("JWT_SECRET", "jwt-secret-that-is-long-enough-0123456789")
-            .env_remove("RUST_LOG")
-            .output()
-            .unwrap();
-        assert_eq!(out.status.code(), Some(2), "{name}");
-        let stderr = String::from_utf8_lossy(&out.stderr);
+        let addr = guard_tests::free_addr().to_string();
+        let stderr = failed_start_up(
+            name,
+            &[
+                ("GUARD_ADDR", &addr),
+                ("REDIS_URL", &redis),
+                ("JWT_SECRET", "jwt-secret-that-is-long-enough-0123456789"),
+            ],
+        );
         assert!(
             stderr.contains("REDIS_URL") && stderr.contains("***@127.0.0.1"),
             "{name}: {stderr}"

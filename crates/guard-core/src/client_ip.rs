@@ -211,67 +211,39 @@ mod tests {
         Some(s.parse().unwrap())
     }
 
-    #[test]
-    fn untrusted_peer_is_the_client_whatever_the_header_says() {
-        let p = TrustedProxies::parse("10.0.0.0/8").unwrap();
-        assert_eq!(
-            resolve(&p, "203.0.113.9:1", &[("x-forwarded-for", "1.2.3.4")]),
-            ip("203.0.113.9")
-        );
-        assert_eq!(
-            resolve(&TrustedProxies::none(), "10.0.0.1:1", &[("x-forwarded-for", "1.2.3.4")]),
-            ip("10.0.0.1")
-        );
-    }
+    /// `(trusted networks, peer, X-Forwarded-For lines, the client)`.
+    const X_FORWARDED_FOR: &[(&str, &str, &[&str], &str)] = &[
+        // An untrusted peer is the client, whatever the header says; so is every peer when no
+        // proxy is trusted.
+        ("10.0.0.0/8", "203.0.113.9:1", &["1.2.3.4"], "203.0.113.9"),
+        ("", "10.0.0.1:1", &["1.2.3.4"], "10.0.0.1"),
+        // The walk goes from the right, skipping trusted hops.
+        (
+            "10.0.0.0/8,192.168.0.0/16",
+            "10.0.0.1:1",
+            &["9.9.9.9, 198.51.100.4, 192.168.1.1, 10.0.0.7"],
+            "198.51.100.4",
+        ),
+        // Several header lines form one list.
+        ("10.0.0.0/8", "10.0.0.1:1", &["198.51.100.4", "10.0.0.9"], "198.51.100.4"),
+        // An all-trusted chain yields its leftmost hop; without the header, the peer.
+        ("10.0.0.0/8", "10.0.0.1:1", &["10.0.0.5, 10.0.0.6"], "10.0.0.5"),
+        ("10.0.0.0/8", "10.0.0.1:1", &[], "10.0.0.1"),
+        // Garbage stops the walk at the last readable hop.
+        ("10.0.0.0/8", "10.0.0.1:1", &["1.1.1.1, nonsense, 10.0.0.2"], "10.0.0.2"),
+        // Ports, brackets and IPv4-mapped addresses are understood.
+        ("10.0.0.0/8, ::1", "10.0.0.1:1", &["198.51.100.4:5555"], "198.51.100.4"),
+        ("10.0.0.0/8, ::1", "[::1]:1", &["[2001:db8::1]:80"], "2001:db8::1"),
+        ("10.0.0.0/8, ::1", "[::ffff:10.0.0.1]:1", &["198.51.100.4"], "198.51.100.4"),
+    ];
 
     #[test]
-    fn walks_from_the_right_skipping_trusted_hops() {
-        let p = TrustedProxies::parse("10.0.0.0/8,192.168.0.0/16").unwrap();
-        let h = [("x-forwarded-for", "9.9.9.9, 198.51.100.4, 192.168.1.1, 10.0.0.7")];
-        assert_eq!(resolve(&p, "10.0.0.1:1", &h), ip("198.51.100.4"));
-    }
-
-    #[test]
-    fn several_header_lines_form_one_list() {
-        let p = TrustedProxies::parse("10.0.0.0/8").unwrap();
-        let h = [("x-forwarded-for", "198.51.100.4"), ("x-forwarded-for", "10.0.0.9")];
-        assert_eq!(resolve(&p, "10.0.0.1:1", &h), ip("198.51.100.4"));
-    }
-
-    #[test]
-    fn an_all_trusted_chain_yields_its_leftmost_hop() {
-        let p = TrustedProxies::parse("10.0.0.0/8").unwrap();
-        assert_eq!(
-            resolve(&p, "10.0.0.1:1", &[("x-forwarded-for", "10.0.0.5, 10.0.0.6")]),
-            ip("10.0.0.5")
-        );
-        assert_eq!(resolve(&p, "10.0.0.1:1", &[]), ip("10.0.0.1"));
-    }
-
-    #[test]
-    fn garbage_stops_the_walk_at_the_last_readable_hop() {
-        let p = TrustedProxies::parse("10.0.0.0/8").unwrap();
-        assert_eq!(
-            resolve(&p, "10.0.0.1:1", &[("x-forwarded-for", "1.1.1.1, nonsense, 10.0.0.2")]),
-            ip("10.0.0.2")
-        );
-    }
-
-    #[test]
-    fn ports_brackets_and_mapped_addresses_are_understood() {
-        let p = TrustedProxies::parse("10.0.0.0/8, ::1").unwrap();
-        assert_eq!(
-            resolve(&p, "10.0.0.1:1", &[("x-forwarded-for", "198.51.100.4:5555")]),
-            ip("198.51.100.4")
-        );
-        assert_eq!(
-            resolve(&p, "[::1]:1", &[("x-forwarded-for", "[2001:db8::1]:80")]),
-            ip("2001:db8::1")
-        );
-        assert_eq!(
-            resolve(&p, "[::ffff:10.0.0.1]:1", &[("x-forwarded-for", "198.51.100.4")]),
-            ip("198.51.100.4")
-        );
+    fn the_client_is_the_first_untrusted_hop_from_the_right() {
+        for (trusted, peer, lines, client) in X_FORWARDED_FOR {
+            let p = TrustedProxies::parse(trusted).unwrap();
+            let headers: Vec<_> = lines.iter().map(|line| ("x-forwarded-for", *line)).collect();
+            assert_eq!(resolve(&p, peer, &headers), ip(client), "{trusted} {peer} {lines:?}");
+        }
     }
 
     #[test]

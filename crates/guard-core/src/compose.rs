@@ -130,7 +130,8 @@ impl Guard for BoxGuard {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{GuardExt, GuardResponse, HttpRequestHead, PreparedHeader, Problem, ProblemType};
+    use crate::testing::run_guard;
+    use crate::{GuardExt, PreparedHeader, Problem, ProblemType};
     use http::{HeaderName, Request, StatusCode};
 
     /// Leaves a mark for the handler and sets a header on the response.
@@ -152,18 +153,9 @@ mod tests {
         if let Some(v) = api_version {
             b = b.header("x-api-version", v);
         }
-        let (parts, ()) = b.body(()).unwrap().into_parts();
-        let head = HttpRequestHead::new(&parts, None);
-        let mut req = GuardRequest::new(&head);
-        match guard.check(&mut req).await {
-            Decision::Continue(state) => {
-                let left = req.extensions().get::<u8>().copied();
-                let mut res = GuardResponse::new(StatusCode::OK);
-                guard.respond(state, &mut res);
-                (res.status(), left, res.headers().contains_key("x-marker"))
-            }
-            Decision::Respond(res) => (res.status(), None, res.headers().contains_key("x-marker")),
-        }
+        let (left, res) = run_guard(guard, b.body(()).unwrap(), None, StatusCode::OK).await;
+        let left = left.and_then(|extensions| extensions.get::<u8>().copied());
+        (res.status(), left, res.headers().contains_key("x-marker"))
     }
 
     #[tokio::test]

@@ -80,6 +80,8 @@ mod request;
 mod request_id;
 mod response;
 mod subject;
+#[cfg(test)]
+mod testing;
 
 #[cfg(feature = "breaker")]
 pub use breaker::{

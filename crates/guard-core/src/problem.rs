@@ -315,73 +315,25 @@ mod tests {
     /// is written out here, so that a change to one fails this test instead of passing silently.
     #[test]
     fn every_kind_keeps_its_published_uri_title_and_status() {
+        // One line a kind, as `problem_types!` defines them.
+        #[rustfmt::skip]
         let published = [
             (ProblemType::BAD_REQUEST, "about:blank", "Bad Request", 400),
-            (
-                ProblemType::MALFORMED_BODY,
-                "tag:guard.rs,2026:problem:malformed-body",
-                "Malformed request body",
-                400,
-            ),
-            (
-                ProblemType::UNAUTHORIZED,
-                "tag:guard.rs,2026:problem:unauthorized",
-                "Unauthorized",
-                401,
-            ),
-            (
-                ProblemType::INVALID_TOKEN,
-                "tag:guard.rs,2026:problem:invalid-token",
-                "Invalid token",
-                401,
-            ),
+            (ProblemType::MALFORMED_BODY, "tag:guard.rs,2026:problem:malformed-body", "Malformed request body", 400),
+            (ProblemType::UNAUTHORIZED, "tag:guard.rs,2026:problem:unauthorized", "Unauthorized", 401),
+            (ProblemType::INVALID_TOKEN, "tag:guard.rs,2026:problem:invalid-token", "Invalid token", 401),
             (ProblemType::FORBIDDEN, "tag:guard.rs,2026:problem:forbidden", "Forbidden", 403),
-            (
-                ProblemType::CORS_REJECTED,
-                "tag:guard.rs,2026:problem:cors-rejected",
-                "Cross-origin request not allowed",
-                403,
-            ),
+            (ProblemType::CORS_REJECTED, "tag:guard.rs,2026:problem:cors-rejected", "Cross-origin request not allowed", 403),
             (ProblemType::NOT_FOUND, "about:blank", "Not Found", 404),
             (ProblemType::METHOD_NOT_ALLOWED, "about:blank", "Method Not Allowed", 405),
-            (
-                ProblemType::REQUEST_TIMEOUT,
-                "tag:guard.rs,2026:problem:request-timeout",
-                "Request timeout",
-                408,
-            ),
+            (ProblemType::REQUEST_TIMEOUT, "tag:guard.rs,2026:problem:request-timeout", "Request timeout", 408),
             (ProblemType::CONFLICT, "tag:guard.rs,2026:problem:conflict", "Conflict", 409),
-            (
-                ProblemType::PAYLOAD_TOO_LARGE,
-                "tag:guard.rs,2026:problem:payload-too-large",
-                "Request body too large",
-                413,
-            ),
-            (
-                ProblemType::UNSUPPORTED_MEDIA_TYPE,
-                "tag:guard.rs,2026:problem:unsupported-media-type",
-                "Unsupported media type",
-                415,
-            ),
-            (
-                ProblemType::VALIDATION_FAILED,
-                "tag:guard.rs,2026:problem:validation-failed",
-                "Validation failed",
-                422,
-            ),
-            (
-                ProblemType::RATE_LIMITED,
-                "tag:guard.rs,2026:problem:rate-limited",
-                "Too many requests",
-                429,
-            ),
+            (ProblemType::PAYLOAD_TOO_LARGE, "tag:guard.rs,2026:problem:payload-too-large", "Request body too large", 413),
+            (ProblemType::UNSUPPORTED_MEDIA_TYPE, "tag:guard.rs,2026:problem:unsupported-media-type", "Unsupported media type", 415),
+            (ProblemType::VALIDATION_FAILED, "tag:guard.rs,2026:problem:validation-failed", "Validation failed", 422),
+            (ProblemType::RATE_LIMITED, "tag:guard.rs,2026:problem:rate-limited", "Too many requests", 429),
             (ProblemType::INTERNAL, "about:blank", "Internal Server Error", 500),
-            (
-                ProblemType::STORE_UNAVAILABLE,
-                "tag:guard.rs,2026:problem:store-unavailable",
-                "Service temporarily unavailable",
-                503,
-            ),
+            (ProblemType::STORE_UNAVAILABLE, "tag:guard.rs,2026:problem:store-unavailable", "Service temporarily unavailable", 503),
         ];
         for (kind, uri, title, status) in published {
             assert_eq!((kind.uri, kind.title, kind.status.as_u16()), (uri, title, status));

@@ -199,41 +199,42 @@ impl Guard for RequestIdGuard {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::request::HttpRequestHead;
-    use crate::response::GuardResponse;
+    use crate::testing::run_guard;
     use http::{Request, StatusCode};
 
-    async fn id_for(guard: &RequestIdGuard, incoming: Option<&str>) -> (String, String) {
+    /// The id `guard` leaves for the handler and the one it sends back, for a request from
+    /// `peer` carrying `incoming`.
+    async fn id_for(
+        guard: &RequestIdGuard,
+        peer: Option<&str>,
+        incoming: Option<&str>,
+    ) -> (String, String) {
         let mut b = Request::get("/x");
         if let Some(id) = incoming {
             b = b.header("x-request-id", id);
         }
-        let (parts, ()) = b.body(()).unwrap().into_parts();
-        let head = HttpRequestHead::new(&parts, None);
-        let mut req = GuardRequest::new(&head);
-        let Decision::Continue(state) = guard.check(&mut req).await else { panic!() };
-        let left = req.extensions().get::<RequestId>().unwrap().to_string();
-        let mut res = GuardResponse::new(StatusCode::OK);
-        guard.respond(state, &mut res);
-        (left, res.headers()["x-request-id"].to_str().unwrap().to_owned())
+        let (left, res) = run_guard(guard, b.body(()).unwrap(), peer, StatusCode::OK).await;
+        let left = left.expect("the guard lets every request through");
+        let sent = res.headers()["x-request-id"].to_str().unwrap().to_owned();
+        (left.get::<RequestId>().unwrap().to_string(), sent)
     }
 
     #[tokio::test]
     async fn keeps_plain_incoming_ids_and_replaces_forged_ones() {
         let g = RequestIdGuard::default();
         assert_eq!(
-            id_for(&g, Some("req-1.a_b:2")).await,
+            id_for(&g, None, Some("req-1.a_b:2")).await,
             ("req-1.a_b:2".into(), "req-1.a_b:2".into())
         );
         for forged in ["a b", "x\ty", &"z".repeat(65), "naïve"] {
-            let (left, sent) = id_for(&g, Some(forged)).await;
+            let (left, sent) = id_for(&g, None, Some(forged)).await;
             assert_eq!(left, sent);
             assert_eq!(left.len(), 32, "{forged:?} replaced by a generated id");
         }
-        let (a, _) = id_for(&g, None).await;
-        let (b, _) = id_for(&g, None).await;
+        let (a, _) = id_for(&g, None, None).await;
+        let (b, _) = id_for(&g, None, None).await;
         assert_ne!(a, b);
-        let (c, _) = id_for(&g.clone().trust_incoming(false), Some("req-1")).await;
+        let (c, _) = id_for(&g.clone().trust_incoming(false), None, Some("req-1")).await;
         assert_ne!(c, "req-1");
     }
 
@@ -242,15 +243,7 @@ mod tests {
         let g = RequestIdGuard::default()
             .trust_incoming_from(TrustedProxies::parse("10.0.0.0/8").unwrap());
         for (peer, kept) in [("10.1.2.3:5000", true), ("203.0.113.9:5000", false)] {
-            let (parts, ()) = Request::get("/")
-                .header("x-request-id", "from-proxy")
-                .body(())
-                .unwrap()
-                .into_parts();
-            let head = HttpRequestHead::new(&parts, Some(peer.parse().unwrap()));
-            let mut req = GuardRequest::new(&head);
-            let Decision::Continue(_) = g.check(&mut req).await else { panic!() };
-            let id = req.extensions().get::<RequestId>().unwrap().to_string();
+            let (id, _) = id_for(&g, Some(peer), Some("from-proxy")).await;
             assert_eq!(id == "from-proxy", kept, "{peer}");
         }
     }

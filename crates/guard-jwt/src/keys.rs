@@ -36,7 +36,9 @@ use crate::header::MAX_KID_BYTES;
 /// ]"#).unwrap();
 /// assert_eq!(keys.len(), 3);
 /// ```
-#[derive(Clone, Deserialize)]
+///
+/// Its `Debug` shows no secret: [`KeyMaterial`]'s redacts the material.
+#[derive(Clone, Debug, Deserialize)]
 pub struct KeyConfig {
     /// The `kid` tokens name this key by. A JWK's own `kid` is used when this is absent.
     #[serde(default)]
@@ -71,16 +73,6 @@ impl std::fmt::Debug for KeyMaterial {
             KeyMaterial::Pem(_) => f.write_str("Pem(..)"),
             KeyMaterial::Jwk(_) => f.write_str("Jwk([redacted])"),
         }
-    }
-}
-
-impl std::fmt::Debug for KeyConfig {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("KeyConfig")
-            .field("kid", &self.kid)
-            .field("algorithms", &self.algorithms)
-            .field("material", &self.material)
-            .finish()
     }
 }
 

@@ -376,6 +376,7 @@ mod tests {
         [Algorithm::Gcra, Algorithm::SlidingWindow, Algorithm::FixedWindow];
 
     /// A single-key, single-policy model of a store.
+    #[derive(Debug, Clone)]
     struct Model {
         alg: Algorithm,
         q: Limits,
@@ -394,6 +395,40 @@ mod tests {
             }
             ev
         }
+
+        /// A request of `cost` at `now`, refused with a wait of `retry_ms`, which is exact: a
+        /// millisecond before it ends the request is still refused, when it ends admitted. The
+        /// refusal.
+        fn refused_for(&mut self, now: u64, cost: u64, retry_ms: u64) -> Evaluation {
+            let refused = self.hit(now, cost);
+            assert!(!refused.admitted);
+            assert_eq!(refused.policies[0].retry_ms, retry_ms);
+            assert!(!self.hit(now + retry_ms - 1, cost).admitted);
+            assert!(self.hit(now + retry_ms, cost).admitted);
+            refused
+        }
+
+        /// Sends `requests` (the gap since the one before, the cost) from `start`: for each,
+        /// when it came, its cost, the evaluation and the cell it left.
+        fn play(&mut self, start: u64, requests: Vec<(u64, u64)>) -> Vec<Played> {
+            let mut now = start;
+            requests
+                .into_iter()
+                .map(|(gap, cost)| {
+                    now += gap;
+                    let ev = self.hit(now, cost);
+                    Played { now, cost, ev, cell: self.cell }
+                })
+                .collect()
+        }
+    }
+
+    /// One request of [`Model::play`].
+    struct Played {
+        now: u64,
+        cost: u64,
+        ev: Evaluation,
+        cell: Option<Cell>,
     }
 
     #[test]
@@ -405,13 +440,9 @@ mod tests {
             assert!(ev.admitted, "burst request {i}");
             assert_eq!(ev.policies[0].remaining, 6 - i);
         }
-        let refused = m.hit(0, 1);
-        assert!(!refused.admitted);
         // The next unit drains after exactly 1000/7 ms, rounded up.
-        assert_eq!(refused.policies[0].retry_ms, 143);
+        let refused = m.refused_for(0, 1, 143);
         assert_eq!(refused.policies[0].full_reset_ms, 1000);
-        assert!(!m.hit(142, 1).admitted);
-        assert!(m.hit(143, 1).admitted);
         // 7 more over the next second, one per interval: 2/7 s after the burst, two more fit.
         assert!(!m.hit(285, 1).admitted);
         assert!(m.hit(286, 1).admitted);
@@ -433,24 +464,17 @@ mod tests {
     fn fixed_windows_start_at_the_first_request() {
         let mut m = Model::new(Algorithm::FixedWindow, 3, 1000);
         assert!(m.hit(500, 3).admitted);
-        let r = m.hit(900, 1);
-        assert!(!r.admitted);
-        assert_eq!(r.policies[0].retry_ms, 600);
-        assert!(!m.hit(1499, 1).admitted);
-        assert!(m.hit(1500, 1).admitted);
+        m.refused_for(900, 1, 600);
     }
 
     #[test]
     fn the_sliding_window_weighs_the_previous_window() {
         let mut m = Model::new(Algorithm::SlidingWindow, 10, 1000);
         assert!(m.hit(100, 10).admitted);
-        // At 1250 the previous window (10) weighs 0.75: 7.5 used, 2 fit, not 3.
-        let r = m.hit(1250, 3);
-        assert!(!r.admitted);
+        // At 1250 the previous window (10) weighs 0.75: 7.5 used, 2 fit, not 3. 3 fit once
+        // 10 × (1000 − e) ≤ 7000, i.e. at e = 300.
+        let r = m.refused_for(1250, 3, 50);
         assert_eq!(r.policies[0].remaining, 2);
-        // 3 fit once 10 × (1000 − e) ≤ 7000, i.e. at e = 300.
-        assert_eq!(r.policies[0].retry_ms, 50);
-        assert!(m.hit(1300, 3).admitted);
     }
 
     #[test]
@@ -503,37 +527,38 @@ mod tests {
         ]
     }
 
+    /// A model of any algorithm, with a limit and a window (ms) from these ranges.
+    fn model(
+        limits: std::ops::Range<u64>,
+        windows: std::ops::Range<u64>,
+    ) -> impl Strategy<Value = Model> {
+        (alg(), limits, windows).prop_map(|(alg, limit, window)| Model::new(alg, limit, window))
+    }
+
     proptest! {
         /// Retry-After is exact: one millisecond earlier the request is still refused, at the
         /// announced time it is admitted. And `t` of an exhausted policy is exact for one unit.
         #[test]
         fn retry_after_is_never_early_and_never_late(
-            alg in alg(),
-            limit in 1u64..20,
-            window in 1u64..5000,
+            mut m in model(1..20, 1..5000),
             steps in proptest::collection::vec((0u64..800, 1u64..4), 1..40),
         ) {
-            let mut m = Model::new(alg, limit, window);
-            let mut now = 1_000_000;
-            for (gap, cost) in steps {
-                now += gap;
-                let ev = m.hit(now, cost);
+            let (alg, q) = (m.alg, m.q);
+            for Played { now, cost, ev, cell } in m.play(1_000_000, steps) {
                 let p = ev.policies[0];
                 if !ev.admitted && p.retry_ms != NEVER {
-                    let saved = m.cell;
                     let wait = p.retry_ms;
                     prop_assert!(wait >= 1);
-                    let early = evaluate(alg, &[saved], now + wait - 1, &[m.q], cost);
+                    let early = evaluate(alg, &[cell], now + wait - 1, &[q], cost);
                     prop_assert!(!early.admitted, "admitted 1 ms before Retry-After");
-                    let due = evaluate(alg, &[saved], now + wait, &[m.q], cost);
+                    let due = evaluate(alg, &[cell], now + wait, &[q], cost);
                     prop_assert!(due.admitted, "refused at Retry-After");
                 }
                 if p.remaining == 0 {
-                    let saved = m.cell;
-                    let due = evaluate(alg, &[saved], now + p.next_ms, &[m.q], 1);
+                    let due = evaluate(alg, &[cell], now + p.next_ms, &[q], 1);
                     prop_assert!(due.admitted, "t of an exhausted policy was early");
                 }
-                prop_assert!(p.remaining <= limit);
+                prop_assert!(p.remaining <= q.limit);
             }
         }
 
@@ -541,21 +566,17 @@ mod tests {
         /// window at most `L` per window, the sliding window at most `L` per aligned window.
         #[test]
         fn no_algorithm_admits_more_than_its_quota(
-            alg in alg(),
-            limit in 1u64..10,
-            window in 10u64..2000,
+            mut m in model(1..10, 10..2000),
             steps in proptest::collection::vec((0u64..300, 1u64..3), 1..80),
         ) {
-            let mut m = Model::new(alg, limit, window);
-            let mut now = 0;
-            let mut admitted: Vec<(u64, u64)> = Vec::new();
-            for (gap, cost) in steps {
-                now += gap;
-                if m.hit(now, cost).admitted {
-                    admitted.push((now, cost));
-                }
-            }
-            match alg {
+            let Limits { limit, window } = m.q;
+            let admitted: Vec<(u64, u64)> = m
+                .play(0, steps)
+                .into_iter()
+                .filter(|played| played.ev.admitted)
+                .map(|played| (played.now, played.cost))
+                .collect();
+            match m.alg {
                 Algorithm::Gcra => {
                     for (i, (start, _)) in admitted.iter().enumerate() {
                         let mut units = 0;

@@ -2,6 +2,7 @@
 
 use std::fmt;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use guard_core::keys::hash_tagged;
@@ -37,18 +38,9 @@ pub struct RateLimiter {
 }
 
 struct Inner {
-    prefix: String,
-    algorithm: Algorithm,
-    limits: Vec<Limits>,
-    key: Key,
-    trusted_proxies: TrustedProxies,
-    missing_key: MissingKey,
+    parts: Parts,
     /// Whether the misconfiguration of a missing server-side key was logged already.
-    missing_logged: std::sync::atomic::AtomicBool,
-    cost: u32,
-    cost_fn: Option<CostFn>,
-    headers: RateLimitHeaders,
-    backend: Backend,
+    missing_logged: AtomicBool,
 }
 
 /// The parts of a [`RateLimiter`], each compiled already (by
@@ -213,7 +205,7 @@ impl RateLimitState {
 
 impl std::fmt::Debug for RateLimiter {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let i = &self.inner;
+        let i = &self.inner.parts;
         f.debug_struct("RateLimiter")
             .field("prefix", &i.prefix)
             .field("algorithm", &i.algorithm)
@@ -234,44 +226,18 @@ impl std::fmt::Debug for RateLimiter {
 impl RateLimiter {
     /// The limiter made of `parts`.
     pub(crate) fn new(parts: Parts) -> Self {
-        let Parts {
-            prefix,
-            algorithm,
-            limits,
-            headers,
-            key,
-            trusted_proxies,
-            missing_key,
-            cost,
-            cost_fn,
-            backend,
-        } = parts;
-        Self {
-            inner: Arc::new(Inner {
-                prefix,
-                algorithm,
-                limits,
-                key,
-                trusted_proxies,
-                missing_key,
-                missing_logged: std::sync::atomic::AtomicBool::new(false),
-                cost,
-                cost_fn,
-                headers,
-                backend,
-            }),
-        }
+        Self { inner: Arc::new(Inner { parts, missing_logged: AtomicBool::new(false) }) }
     }
 
     /// The `RateLimit-Policy` value this limiter sends, e.g. `"burst";q=10;w=1, "daily";q=1000;w=86400`.
     pub fn policy_header(&self) -> &HeaderValue {
-        self.inner.headers.policy()
+        self.inner.parts.headers.policy()
     }
 
     /// The state of the breakers around the shared store, the worst node's (`None` for a memory
     /// store).
     pub fn breaker_state(&self) -> Option<BreakerState> {
-        match &self.inner.backend {
+        match &self.inner.parts.backend {
             Backend::Memory(_) => None,
             #[cfg(feature = "redis")]
             Backend::Shared(shared) => Some(shared.breakers.state()),
@@ -283,7 +249,7 @@ impl RateLimiter {
     /// pays no `NOSCRIPT` round trip. Nothing to do for a memory store. Feature `redis`.
     #[cfg(feature = "redis")]
     pub async fn warm_up(&self) -> Result<(), redis::RedisError> {
-        match &self.inner.backend {
+        match &self.inner.parts.backend {
             Backend::Memory(_) => Ok(()),
             Backend::Shared(shared) => shared.store.warm_up().await,
         }
@@ -292,7 +258,7 @@ impl RateLimiter {
     /// Decides a request of `cost` units for `key` (not yet prefixed: the limiter adds its
     /// prefix and hash tag), counting it if admitted.
     pub async fn check_key(&self, key: &str, cost: u32) -> Verdict {
-        let inner = &*self.inner;
+        let inner = &self.inner.parts;
         let base = hash_tagged(&inner.prefix, key);
         let cost = u64::from(cost);
         match &inner.backend {
@@ -308,7 +274,7 @@ impl RateLimiter {
     }
 
     fn missing(&self) -> Decision<RateLimitState> {
-        let inner = &*self.inner;
+        let Inner { parts: inner, missing_logged } = &*self.inner;
         match (inner.missing_key, inner.key.source()) {
             (MissingKey::Skip, _) => Decision::Continue(RateLimitState(StateKind::Unlimited)),
             (MissingKey::Refuse, KeySource::Client) => {
@@ -324,7 +290,7 @@ impl RateLimiter {
             }
             (MissingKey::Refuse, KeySource::Server) => {
                 // A wiring mistake, not the client's: said once, loudly, with the fix.
-                if !inner.missing_logged.swap(true, std::sync::atomic::Ordering::Relaxed) {
+                if !missing_logged.swap(true, Ordering::Relaxed) {
                     tracing::error!(
                         limiter = %inner.prefix,
                         key = ?inner.key,
@@ -357,7 +323,7 @@ impl Guard for RateLimiter {
     type State = RateLimitState;
 
     async fn check(&self, req: &mut GuardRequest<'_>) -> Decision<RateLimitState> {
-        let inner = &*self.inner;
+        let inner = &self.inner.parts;
         let key = inner.key.extract(req, &inner.trusted_proxies);
         let cost = match &inner.cost_fn {
             Some(cost) => (cost.0)(req),
@@ -400,8 +366,10 @@ impl Guard for RateLimiter {
     fn respond(&self, state: RateLimitState, res: &mut dyn ResponseHead) {
         match &state.0 {
             StateKind::Unlimited => {}
-            StateKind::Uncounted => self.inner.headers.write(None, res),
-            StateKind::Counted(outcome) => self.inner.headers.write(Some(&outcome.policies), res),
+            StateKind::Uncounted => self.inner.parts.headers.write(None, res),
+            StateKind::Counted(outcome) => {
+                self.inner.parts.headers.write(Some(&outcome.policies), res)
+            }
         }
     }
 }
@@ -465,10 +433,10 @@ impl Shared {
 impl RateLimiter {
     /// Forgets the block cache's entry for `key` (tests).
     pub(crate) fn forget_block(&self, key: &str) {
-        if let Backend::Shared(shared) = &self.inner.backend
+        if let Backend::Shared(shared) = &self.inner.parts.backend
             && let Some(blocks) = &shared.blocks
         {
-            blocks.forget(&hash_tagged(&self.inner.prefix, key));
+            blocks.forget(&hash_tagged(&self.inner.parts.prefix, key));
         }
     }
 }

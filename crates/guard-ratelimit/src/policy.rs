@@ -156,6 +156,19 @@ pub enum RateLimitError {
     InvalidIpv6Prefix(u8),
 }
 
+/// Builder methods that each set the field of their name: `field(value)` sets `self.field`.
+macro_rules! setters {
+    ($($(#[$doc:meta])* $field:ident: $ty:ty;)*) => {
+        $(
+            $(#[$doc])*
+            pub fn $field(mut self, $field: $ty) -> Self {
+                self.$field = $field;
+                self
+            }
+        )*
+    };
+}
+
 impl RateLimitPolicy {
     /// The defaults under `prefix`; add quotas with [`quota`](Self::quota).
     pub fn new(prefix: impl Into<String>) -> Self {
@@ -168,33 +181,9 @@ impl RateLimitPolicy {
         self
     }
 
-    /// Sets the algorithm.
-    pub fn algorithm(mut self, algorithm: Algorithm) -> Self {
-        self.algorithm = algorithm;
-        self
-    }
-
     /// Sets whom to count.
     pub fn key(mut self, key: impl Into<Key>) -> Self {
         self.key = key.into();
-        self
-    }
-
-    /// Sets the proxies whose forwarding headers are believed.
-    pub fn trusted_proxies(mut self, proxies: TrustedProxies) -> Self {
-        self.trusted_proxies = proxies;
-        self
-    }
-
-    /// Sets what happens to requests without a key.
-    pub fn missing_key(mut self, missing: MissingKey) -> Self {
-        self.missing_key = missing;
-        self
-    }
-
-    /// Sets a fixed cost per request.
-    pub fn cost(mut self, cost: u32) -> Self {
-        self.cost = cost;
         self
     }
 
@@ -209,35 +198,30 @@ impl RateLimitPolicy {
         self
     }
 
-    /// Sets the failure policy.
-    pub fn on_store_failure(mut self, policy: OnStoreFailure) -> Self {
-        self.on_store_failure = policy;
-        self
-    }
-
-    /// Sets the deadline and breaker around shared-store calls.
-    pub fn breaker(mut self, breaker: BreakerConfig) -> Self {
-        self.breaker = breaker;
-        self
-    }
-
-    /// Sets the size of the block cache (0 turns it off).
-    pub fn block_cache_keys(mut self, keys: usize) -> Self {
-        self.block_cache_keys = keys;
-        self
-    }
-
-    /// Also sends the legacy `X-RateLimit-*` headers.
-    pub fn legacy_headers(mut self, on: bool) -> Self {
-        self.legacy_headers = on;
-        self
-    }
-
     /// The clock of the block cache and of the local fallback (a
     /// [`FakeClock`](crate::FakeClock) in tests; the default is monotonic).
     pub fn clock(mut self, clock: impl Clock) -> Self {
         self.clock = Some(ClockHandle(Arc::new(clock)));
         self
+    }
+
+    setters! {
+        /// Sets the algorithm.
+        algorithm: Algorithm;
+        /// Sets the proxies whose forwarding headers are believed.
+        trusted_proxies: TrustedProxies;
+        /// Sets what happens to requests without a key.
+        missing_key: MissingKey;
+        /// Sets a fixed cost per request.
+        cost: u32;
+        /// Sets the failure policy.
+        on_store_failure: OnStoreFailure;
+        /// Sets the deadline and breaker around shared-store calls.
+        breaker: BreakerConfig;
+        /// Sets the size of the block cache (0 turns it off).
+        block_cache_keys: usize;
+        /// Also sends the legacy `X-RateLimit-*` headers.
+        legacy_headers: bool;
     }
 
     /// Checks the policy and compiles it into a guard on `store`.

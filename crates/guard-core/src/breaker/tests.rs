@@ -30,6 +30,24 @@ async fn refused(b: &CircuitBreaker) -> Result<u32, StoreError<std::io::Error>> 
         .await
 }
 
+/// A breaker of the default configuration after `n` successful calls, and the count of calls
+/// that reached the store.
+async fn healthy(n: u32) -> (CircuitBreaker, AtomicU32) {
+    let b = CircuitBreaker::new("test", BreakerConfig::default());
+    let calls = AtomicU32::new(0);
+    for _ in 0..n {
+        ok(&b, &calls).await.unwrap();
+    }
+    (b, calls)
+}
+
+/// `n` failed calls, each a blip: not enough evidence of an outage.
+async fn blips(b: &CircuitBreaker, n: u32) {
+    for _ in 0..n {
+        assert!(!fail(b).await.unwrap_err().is_outage());
+    }
+}
+
 /// Drives a breaker from closed to open by a refused connection.
 async fn opened(config: BreakerConfig) -> CircuitBreaker {
     let b = CircuitBreaker::new("test", config);
@@ -40,11 +58,7 @@ async fn opened(config: BreakerConfig) -> CircuitBreaker {
 
 #[tokio::test(start_paused = true)]
 async fn one_timeout_among_healthy_calls_is_a_blip_not_an_outage() {
-    let b = CircuitBreaker::new("test", BreakerConfig::default());
-    let calls = AtomicU32::new(0);
-    for _ in 0..30 {
-        ok(&b, &calls).await.unwrap();
-    }
+    let (b, calls) = healthy(30).await;
     let started = Instant::now();
     let r = slow_ok(&b, Duration::from_secs(5)).await;
     assert!(matches!(r, Err(StoreError::Timeout(d)) if d == Duration::from_millis(250)), "{r:?}");
@@ -60,10 +74,8 @@ async fn one_timeout_among_healthy_calls_is_a_blip_not_an_outage() {
 #[tokio::test(start_paused = true)]
 async fn a_fresh_breaker_needs_the_minimum_number_of_calls_before_a_rate_opens_it() {
     // The first calls of a process fail (a cold connection): not enough evidence to open.
-    let b = CircuitBreaker::new("test", BreakerConfig::default());
-    for _ in 0..19 {
-        assert!(!fail(&b).await.unwrap_err().is_outage());
-    }
+    let (b, _) = healthy(0).await;
+    blips(&b, 19).await;
     assert_eq!(b.state(), BreakerState::Closed);
     // The 20th call makes the window big enough, and 100% failed: open.
     assert!(fail(&b).await.unwrap_err().is_outage());
@@ -72,14 +84,8 @@ async fn a_fresh_breaker_needs_the_minimum_number_of_calls_before_a_rate_opens_i
 
 #[tokio::test(start_paused = true)]
 async fn the_failure_rate_opens_it_at_the_threshold_and_not_below() {
-    let b = CircuitBreaker::new("test", BreakerConfig::default());
-    let calls = AtomicU32::new(0);
-    for _ in 0..11 {
-        ok(&b, &calls).await.unwrap();
-    }
-    for _ in 0..9 {
-        assert!(!fail(&b).await.unwrap_err().is_outage());
-    }
+    let (b, _) = healthy(11).await;
+    blips(&b, 9).await;
     assert_eq!(b.state(), BreakerState::Closed, "9 of 20 failed: 45%");
     assert!(!fail(&b).await.unwrap_err().is_outage(), "10 of 21: 47.6%");
     assert!(fail(&b).await.unwrap_err().is_outage(), "11 of 22: 50%");
@@ -88,29 +94,20 @@ async fn the_failure_rate_opens_it_at_the_threshold_and_not_below() {
 
 #[tokio::test(start_paused = true)]
 async fn failures_leave_the_window_as_it_slides() {
-    let b = CircuitBreaker::new("test", BreakerConfig::default());
-    let calls = AtomicU32::new(0);
-    for _ in 0..15 {
-        let _ = fail(&b).await;
-    }
+    let (b, calls) = healthy(0).await;
+    blips(&b, 15).await;
     // Three seconds later those failures are out of the 2 s window.
     tokio::time::advance(Duration::from_secs(3)).await;
     for _ in 0..10 {
         ok(&b, &calls).await.unwrap();
     }
-    for _ in 0..9 {
-        let _ = fail(&b).await;
-    }
+    blips(&b, 9).await;
     assert_eq!(b.state(), BreakerState::Closed, "9 of 19 in the window");
 }
 
 #[tokio::test(start_paused = true)]
 async fn an_unreachable_store_opens_it_at_once() {
-    let b = CircuitBreaker::new("test", BreakerConfig::default());
-    let calls = AtomicU32::new(0);
-    for _ in 0..100 {
-        ok(&b, &calls).await.unwrap();
-    }
+    let (b, calls) = healthy(100).await;
     let r = refused(&b).await;
     assert!(
         matches!(r, Err(StoreError::Unavailable { retry_after }) if retry_after == Duration::from_millis(500))
@@ -133,9 +130,7 @@ async fn concurrent_slow(b: &Arc<CircuitBreaker>, n: usize, took: Duration) -> u
 
 #[tokio::test(start_paused = true)]
 async fn a_store_slow_on_every_call_opens_it_and_occasional_slowness_does_not() {
-    let b = Arc::new(CircuitBreaker::new("test", BreakerConfig::default()));
-    let calls = AtomicU32::new(0);
-    ok(&b, &calls).await.unwrap();
+    let b = Arc::new(healthy(1).await.0);
     assert_eq!(concurrent_slow(&b, 40, Duration::from_millis(200)).await, 40);
     assert_eq!(b.state(), BreakerState::Closed, "one fast call in the window: not every call slow");
     tokio::time::advance(Duration::from_secs(3)).await;
@@ -148,13 +143,9 @@ async fn a_store_slow_on_every_call_opens_it_and_occasional_slowness_does_not() 
 
 #[tokio::test(start_paused = true)]
 async fn a_busy_store_that_turns_slow_is_judged_within_the_window() {
-    let b = Arc::new(CircuitBreaker::new("test", BreakerConfig::default()));
-    let calls = AtomicU32::new(0);
     // Thousands of fast calls, then every call times out; failures come only as fast as the
     // deadline lets them, yet within two windows the old successes have left and it opens.
-    for _ in 0..3000 {
-        ok(&b, &calls).await.unwrap();
-    }
+    let b = Arc::new(healthy(3000).await.0);
     let started = Instant::now();
     while b.state() == BreakerState::Closed {
         let mut attempts = tokio::task::JoinSet::new();

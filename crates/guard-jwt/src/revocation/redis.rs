@@ -14,9 +14,8 @@
 //! The mark is raised by a small Lua script (`EVALSHA`), so it never moves back when two
 //! instances write it at once.
 
+use std::sync::{Arc, LazyLock};
 use std::time::Duration;
-
-use std::sync::Arc;
 
 use guard_core::keys::{bounded_key, hash_tagged};
 use guard_core::redis::{RedisConnection, RedisSetupError, retry_reconnected};
@@ -39,6 +38,8 @@ end
 return 1
 ";
 
+static RAISE_MARK_SCRIPT: LazyLock<Script> = LazyLock::new(|| Script::new(RAISE_MARK));
+
 /// Revocations in Redis: what makes a logout or a password change visible to every instance
 /// at once.
 ///
@@ -50,26 +51,16 @@ return 1
 /// let store = RedisRevocationStore::new(conn, "myapp:revoked");
 /// # let _ = store; Ok(()) }
 /// ```
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub struct RedisRevocationStore {
     conn: RedisConnection,
     prefix: String,
-    raise_mark: Script,
-}
-
-impl std::fmt::Debug for RedisRevocationStore {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RedisRevocationStore")
-            .field("conn", &self.conn)
-            .field("prefix", &self.prefix)
-            .finish_non_exhaustive()
-    }
 }
 
 impl RedisRevocationStore {
     /// A store on `conn` whose keys start with `prefix` (e.g. `myapp:revoked`).
     pub fn new(conn: RedisConnection, prefix: impl Into<String>) -> Self {
-        Self { conn, prefix: prefix.into(), raise_mark: Script::new(RAISE_MARK) }
+        Self { conn, prefix: prefix.into() }
     }
 
     /// Connects to `url` (standalone, or a Cluster with `redis+cluster://a:7000,b:7001`).
@@ -114,7 +105,7 @@ impl RevocationStore for RedisRevocationStore {
         ttl: Duration,
     ) -> StoreFuture<'a, ()> {
         Box::pin(async move {
-            let mut call = self.raise_mark.key(self.subject_key(subject));
+            let mut call = RAISE_MARK_SCRIPT.key(self.subject_key(subject));
             call.arg(issued_through_ms).arg(millis(ttl).max(1));
             let call = &call;
             retry_reconnected(|| {

@@ -1,11 +1,11 @@
 //! Helpers shared by the integration tests: tokens forged by hand, keys, requests through the
-//! guard.
+//! guard. guard-tests' cross-adapter JWT test (`tests/tests/jwt.rs`) uses them too.
 #![allow(dead_code)] // each test file uses a different part
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use guard_core::{Decision, Guard, GuardRequest, GuardResponse, HttpRequestHead};
-use guard_jwt::{Algorithm, Jwt};
+use guard_jwt::{Algorithm, Jwt, JwtPolicy, KeyConfig};
 use jsonwebtoken::EncodingKey;
 use serde_json::{Value, json};
 
@@ -41,6 +41,33 @@ pub fn now_secs() -> u64 {
 pub fn good_claims() -> Value {
     let now = now_secs();
     json!({"sub": "user-1", "jti": "jti-1", "iat": now, "nbf": now, "exp": now + 600})
+}
+
+/// [`good_claims`] changed by `patch`: each member replaced, or removed where `patch` has null.
+pub fn claims_with(patch: Value) -> Value {
+    let mut claims = good_claims();
+    for (k, v) in patch.as_object().unwrap() {
+        if v.is_null() {
+            claims.as_object_mut().unwrap().remove(k);
+        } else {
+            claims[k] = v.clone();
+        }
+    }
+    claims
+}
+
+/// A policy of realm `guard` with an HMAC key, an RSA key and a P-256 key (kids `hs`, `rs`,
+/// `es`), each bound to its algorithm.
+pub fn three_keys() -> JwtPolicy {
+    JwtPolicy {
+        realm: "guard".into(),
+        keys: vec![
+            KeyConfig::hs256(SECRET).with_kid("hs"),
+            KeyConfig::public_pem([Algorithm::RS256], RSA_PUBLIC).with_kid("rs"),
+            KeyConfig::public_pem([Algorithm::ES256], EC256_PUBLIC).with_kid("es"),
+        ],
+        ..JwtPolicy::default()
+    }
 }
 
 /// `header.claims` signed with `key` for `alg`, both JSON texts exactly as given.

@@ -56,7 +56,7 @@ static SCRIPT: LazyLock<redis::Script> = LazyLock::new(|| redis::Script::new(SCR
 /// # let _ = (store, cluster);
 /// # Ok(()) }
 /// ```
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub struct RedisStore {
     conn: RedisConnection,
     replay_window: Duration,
@@ -71,15 +71,6 @@ pub struct RedisStore {
 struct RequestIds {
     instance: u64,
     counter: AtomicU64,
-}
-
-impl std::fmt::Debug for RedisStore {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RedisStore")
-            .field("conn", &self.conn)
-            .field("replay_window", &self.replay_window)
-            .finish_non_exhaustive()
-    }
 }
 
 /// What the script answered.

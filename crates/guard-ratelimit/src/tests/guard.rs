@@ -11,10 +11,12 @@ use guard_core::{
 use http::{Request, StatusCode};
 
 use super::policy;
-use crate::{Algorithm, FakeClock, Key, MemoryStore, MissingKey, RateLimiter};
+use crate::{Algorithm, FakeClock, Key, MemoryStore, MissingKey, RateLimitPolicy, RateLimiter};
 
-fn memory(clock: &FakeClock) -> MemoryStore {
-    MemoryStore::with_clock(1_000, clock.clone())
+/// `policy` built on a memory store, and the store's clock (starting at 0).
+fn in_memory(policy: RateLimitPolicy) -> (RateLimiter, FakeClock) {
+    let clock = FakeClock::new(0);
+    (policy.build(MemoryStore::with_clock(1_000, clock.clone())).unwrap(), clock)
 }
 
 /// Runs the guard on a request from `peer` with `headers`; for an admitted request, runs its
@@ -43,10 +45,8 @@ fn header(res: &GuardResponse, name: &str) -> Option<String> {
 
 #[tokio::test]
 async fn every_response_carries_both_headers_and_a_refusal_says_when_to_return() {
-    let clock = FakeClock::new(0);
-    let limiter = policy(Algorithm::Gcra, &[("burst", "2/1s"), ("daily", "1000/1d")])
-        .build(memory(&clock))
-        .unwrap();
+    let (limiter, clock) =
+        in_memory(policy(Algorithm::Gcra, &[("burst", "2/1s"), ("daily", "1000/1d")]));
     let policy = r#""burst";q=2;w=1, "daily";q=1000;w=86400"#;
     let first = call(&limiter, "203.0.113.9:1", &[]).await;
     assert_eq!(first.status(), StatusCode::OK);
@@ -83,10 +83,8 @@ async fn every_response_carries_both_headers_and_a_refusal_says_when_to_return()
 
 #[tokio::test]
 async fn retry_after_is_the_largest_wait_of_the_refusing_policies_rounded_up() {
-    let clock = FakeClock::new(0);
-    let limiter = policy(Algorithm::FixedWindow, &[("a", "1/1500ms"), ("b", "1/2500ms")])
-        .build(memory(&clock))
-        .unwrap();
+    let (limiter, clock) =
+        in_memory(policy(Algorithm::FixedWindow, &[("a", "1/1500ms"), ("b", "1/2500ms")]));
     call(&limiter, "198.51.100.1:1", &[]).await;
     clock.advance(Duration::from_millis(100));
     let refused = call(&limiter, "198.51.100.1:1", &[]).await;
@@ -101,11 +99,10 @@ async fn retry_after_is_the_largest_wait_of_the_refusing_policies_rounded_up() {
 
 #[tokio::test]
 async fn legacy_headers_describe_the_most_constrained_policy() {
-    let clock = FakeClock::new(0);
-    let limiter = policy(Algorithm::FixedWindow, &[("minute", "10/60s"), ("second", "3/1s")])
-        .legacy_headers(true)
-        .build(memory(&clock))
-        .unwrap();
+    let (limiter, _) = in_memory(
+        policy(Algorithm::FixedWindow, &[("minute", "10/60s"), ("second", "3/1s")])
+            .legacy_headers(true),
+    );
     let res = call(&limiter, "198.51.100.1:1", &[]).await;
     assert_eq!(header(&res, "x-ratelimit-limit").as_deref(), Some("3"));
     assert_eq!(header(&res, "x-ratelimit-remaining").as_deref(), Some("2"));
@@ -116,11 +113,10 @@ async fn legacy_headers_describe_the_most_constrained_policy() {
 
 #[tokio::test]
 async fn clients_are_counted_by_ip_behind_trusted_proxies_ipv6_by_prefix() {
-    let clock = FakeClock::new(0);
-    let limiter = policy(Algorithm::Gcra, &[("q", "1/60s")])
-        .trusted_proxies(TrustedProxies::parse("10.0.0.0/8").unwrap())
-        .build(memory(&clock))
-        .unwrap();
+    let (limiter, _) = in_memory(
+        policy(Algorithm::Gcra, &[("q", "1/60s")])
+            .trusted_proxies(TrustedProxies::parse("10.0.0.0/8").unwrap()),
+    );
     let ok = |res: GuardResponse| res.status() == StatusCode::OK;
     assert!(ok(call(&limiter, "203.0.113.1:1", &[]).await));
     assert!(!ok(call(&limiter, "203.0.113.1:2", &[]).await));
@@ -158,13 +154,11 @@ impl Guard for FakeAuth {
 
 #[tokio::test]
 async fn users_are_counted_by_subject_and_requests_without_one_follow_the_policy() {
-    let clock = FakeClock::new(0);
     let per_user = |missing| {
-        policy(Algorithm::Gcra, &[("q", "1/60s")])
+        let policy = policy(Algorithm::Gcra, &[("q", "1/60s")])
             .key(Key::from_extension(|c: &Claims| c.sub.clone()))
-            .missing_key(missing)
-            .build(memory(&clock))
-            .unwrap()
+            .missing_key(missing);
+        in_memory(policy).0
     };
     let skip = FakeAuth.then(per_user(MissingKey::Skip));
     let alice = [("x-user", "alice")];
@@ -185,10 +179,9 @@ async fn users_are_counted_by_subject_and_requests_without_one_follow_the_policy
     assert_eq!(res.status(), StatusCode::INTERNAL_SERVER_ERROR);
     assert_eq!(header(&res, "content-type").as_deref(), Some("application/problem+json"));
     // ...while a header the client did not send is the client's: a 403.
-    let per_key = policy(Algorithm::Gcra, &[("q", "1/60s")])
-        .key(http::HeaderName::from_static("x-api-key"))
-        .build(memory(&clock))
-        .unwrap();
+    let (per_key, _) = in_memory(
+        policy(Algorithm::Gcra, &[("q", "1/60s")]).key(http::HeaderName::from_static("x-api-key")),
+    );
     let res = call(&per_key, "203.0.113.1:1", &[]).await;
     assert_eq!(res.status(), StatusCode::FORBIDDEN);
     assert_eq!(header(&res, "content-type").as_deref(), Some("application/problem+json"));
@@ -196,12 +189,11 @@ async fn users_are_counted_by_subject_and_requests_without_one_follow_the_policy
 
 #[tokio::test]
 async fn costs_come_from_the_request_when_asked() {
-    let clock = FakeClock::new(0);
-    let limiter = policy(Algorithm::FixedWindow, &[("q", "10/60s")])
-        .key(http::HeaderName::from_static("x-api-key"))
-        .cost_fn(|req| if req.query() == Some("export") { 6 } else { 1 })
-        .build(memory(&clock))
-        .unwrap();
+    let (limiter, _) = in_memory(
+        policy(Algorithm::FixedWindow, &[("q", "10/60s")])
+            .key(http::HeaderName::from_static("x-api-key"))
+            .cost_fn(|req| if req.query() == Some("export") { 6 } else { 1 }),
+    );
     let key = [("x-api-key", "k1")];
     let res = call(&limiter, "203.0.113.1:1", &key).await;
     assert_eq!(header(&res, "ratelimit").as_deref(), Some(r#""q";r=9;t=60"#));
@@ -226,8 +218,7 @@ async fn each_refusal_is_reported_once_through_the_core() {
     let subscriber =
         tracing_subscriber::fmt().with_writer(move || Sink(sink.clone())).with_ansi(false).finish();
     let _log = tracing::subscriber::set_default(subscriber);
-    let clock = FakeClock::new(0);
-    let limiter = policy(Algorithm::Gcra, &[("q", "1/60s")]).build(memory(&clock)).unwrap();
+    let (limiter, _) = in_memory(policy(Algorithm::Gcra, &[("q", "1/60s")]));
     for _ in 0..3 {
         call(&limiter, "203.0.113.1:1", &[]).await;
     }
