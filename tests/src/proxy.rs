@@ -36,6 +36,10 @@ pub enum Fault {
     /// Forwards the next chunk after this delay, then goes back to [`Fault::None`]: one slow
     /// call (what follows it waits only for it).
     DelayOnce(Duration),
+    /// Forwards what clients send, but drops the connection instead of passing on the next
+    /// answer, then goes back to [`Fault::None`]: a command the server ran whose answer the
+    /// client never got (a connection lost at the worst moment).
+    LoseNextAnswer,
     /// Closes every connection now and each new one at once (a reset, as a crashed server).
     Reset,
 }
@@ -157,6 +161,7 @@ async fn apply(control: Arc<watch::Sender<Fault>>) -> bool {
             tokio::time::sleep(delay).await;
         }
         Fault::Reset => return false,
+        Fault::LoseNextAnswer => {}
     }
     true
 }
@@ -166,8 +171,19 @@ async fn pipe(client: TcpStream, server: TcpStream, control: Arc<watch::Sender<F
     let (client_read, client_write) = client.into_split();
     let (server_read, server_write) = server.into_split();
     let mut fault = control.subscribe();
-    let upward = forward(client_read, server_write, move || apply(control.clone()));
-    let downward = forward(server_read, client_write, || std::future::ready(true));
+    let up = control.clone();
+    let upward = forward(client_read, server_write, move || apply(up.clone()));
+    let downward = forward(server_read, client_write, move || {
+        // An answer to lose: drop the connection instead of forwarding it, once.
+        let lose = control.send_if_modified(|f| {
+            let once = *f == Fault::LoseNextAnswer;
+            if once {
+                *f = Fault::None;
+            }
+            once
+        });
+        std::future::ready(!lose)
+    });
     let reset = async move {
         loop {
             if *fault.borrow_and_update() == Fault::Reset {

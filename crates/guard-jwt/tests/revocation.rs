@@ -217,9 +217,8 @@ async fn a_revocation_through_one_instance_is_refused_by_another_at_once() {
     let token = issue.issue("frank").unwrap().token;
     let info = two.authenticate(&token).await.unwrap().token;
     one.revoke(&info).await.unwrap();
-    let revoked_at = Instant::now();
+    // At once: the very next check on the other instance, with no wait and no retry.
     assert!(refused(two.authenticate(&token).await));
-    assert!(revoked_at.elapsed() < Duration::from_secs(1));
 
     // Logout everywhere through the second instance, seen by the first.
     let other = issue.issue("frank").unwrap().token;

@@ -43,6 +43,61 @@ async fn the_script_survives_script_flush() {
 }
 
 #[tokio::test]
+async fn a_decision_whose_answer_was_lost_is_retried_and_counted_once() {
+    use guard_tests::proxy::{Fault, FaultProxy};
+    let server = RedisServer::start();
+    let proxy = FaultProxy::start(server.addr());
+    let limiter =
+        policy(Algorithm::Gcra, &[("q", "3/60s")]).build(store(&proxy.url()).await).unwrap();
+    limiter.warm_up().await.unwrap();
+    assert_eq!(decided(limiter.check_key("k", 1).await).policies()[0].remaining(), 2);
+    let calls = evalsha_calls(&server);
+    // Redis runs the script, then the connection drops before the answer arrives: the limiter
+    // reconnects and sends the same request id again, and the script answers from its replay
+    // record instead of counting the request twice.
+    proxy.set(Fault::LoseNextAnswer);
+    let o = decided(limiter.check_key("k", 1).await);
+    assert_eq!(
+        (o.decided_by(), o.admitted(), o.policies()[0].remaining()),
+        (DecidedBy::Store, true, 1)
+    );
+    assert_eq!(evalsha_calls(&server), calls + 2, "sent twice");
+    assert!(proxy.connections() >= 2, "over a new connection");
+    assert_eq!(
+        decided(limiter.check_key("k", 1).await).policies()[0].remaining(),
+        0,
+        "counted once"
+    );
+}
+
+#[tokio::test]
+async fn the_script_is_loaded_again_on_a_server_that_lost_it() {
+    // A failover or a restart: the new server has no scripts. The next decision loads it again,
+    // as NOSCRIPT answers it, and decides.
+    let mut server = RedisServer::start();
+    let limiter =
+        policy(Algorithm::Gcra, &[("q", "3/60s")]).build(store(&server.url()).await).unwrap();
+    limiter.warm_up().await.unwrap();
+    assert!(limiter.check_key("k", 1).await.admitted());
+    server.restart();
+    let sha = redis::Script::new(include_str!("../store/script.lua")).get_hash().to_owned();
+    assert_eq!(server.command(&["SCRIPT", "EXISTS", &sha]).unwrap(), "0");
+    let started = Instant::now();
+    let o = loop {
+        let verdict = limiter.check_key("k", 1).await;
+        if let Verdict::Decided(o) = &verdict
+            && o.decided_by() == DecidedBy::Store
+        {
+            break o.clone();
+        }
+        assert!(started.elapsed() < Duration::from_secs(5), "never decided again: {verdict:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(o.policies()[0].remaining(), 2, "a fresh server counts afresh");
+    assert_eq!(server.command(&["SCRIPT", "EXISTS", &sha]).unwrap(), "1");
+}
+
+#[tokio::test]
 async fn a_repeated_request_id_is_counted_once() {
     let server = RedisServer::start();
     let store = store(&server.url()).await;
